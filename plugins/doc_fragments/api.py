@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) community.ngrok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # The connection options of every community.ngrok module.
+    DOCUMENTATION = r"""
+options:
+  api_key:
+    description:
+      - An ngrok API key (created on the API page of the ngrok dashboard). Not an agent authtoken and not an API key ID.
+      - Required. If not set, the value of the E(NGROK_API_KEY) environment variable is used; if neither is set the
+        module fails before sending anything.
+      - Sent only as a bearer token to O(api_url), never logged, never part of any result or message.
+    type: str
+  api_url:
+    description:
+      - Base URL of the ngrok API.
+      - If not set, the value of the E(NGROK_API_URL) environment variable is used, then V(https://api.ngrok.com).
+      - Must be C(https://). C(http://) is accepted only for a loopback host (V(127.0.0.0/8), V(::1), V(localhost)),
+        for example a local emulator, because the API key would otherwise travel in clear text.
+    type: str
+    default: https://api.ngrok.com
+  validate_certs:
+    description:
+      - Whether to verify the TLS certificate of O(api_url). Only set V(false) for a trusted test endpoint.
+    type: bool
+    default: true
+  timeout:
+    description:
+      - Seconds to wait for each API request to connect and for its whole answer to arrive, between V(0.1) and
+        V(3600).
+    type: float
+    default: 30
+  retries:
+    description:
+      - How many times a request is retried, between V(0) and V(20), when that is safe.
+      - Retried for every request, with exponential backoff and random jitter (honouring a C(Retry-After) header),
+        after HTTP 429 (rate limited), HTTP 503, ERR_NGROK_225 (too many concurrent requests), and connections that could
+        not be opened (refused, DNS failure, connect timeout), because ngrok did not act on those.
+      - Retried for reads (GET) only, after HTTP 500, 502, 504, read timeouts and dropped connections.
+      - A POST (restart, stop, update) whose outcome is unknown (HTTP 500, 502, 504, ERR_NGROK_810, a read timeout,
+        or a connection dropped after the request may have been sent) is B(never) sent again; the module fails and
+        says that the outcome is unknown.
+    type: int
+    default: 5
+requirements:
+  - requests
+notes:
+  - The module calls the ngrok API from wherever it runs. Delegate it to the controller (C(delegate_to) set to
+    V(localhost)), or run the play on the controller, so that managed hosts need neither the API key nor network
+    access to the ngrok API.
+"""

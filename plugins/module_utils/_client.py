@@ -1,0 +1,457 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) community.ngrok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The one ngrok API client of community.ngrok.
+
+INTERNAL: this module_util is private to the collection (its name starts with
+an underscore). It may change without notice; do not import it from other
+collections.
+
+It owns every HTTP concern: base URL, headers, authentication, timeouts, JSON
+encoding and decoding, error decoding, retries and paging. Modules never talk
+to ``requests`` themselves.
+
+Retry rules (documented for operators in the modules' docs):
+
+* 429 (honouring ``Retry-After``) and 503 are retried for every request, as is
+  ERR_NGROK_225 (too many concurrent requests): ngrok did not act on them.
+* A connection that could not be opened (refused, DNS failure, connect
+  timeout) is retried: the request never left this machine.
+* GET is idempotent, so a GET is also retried after 500, 502, 504, a read
+  timeout or a dropped connection.
+* A POST whose outcome is unknown (500, 502, 504, ERR_NGROK_810, a read
+  timeout, a connection dropped after the request may have been sent) is
+  NEVER sent again: it raises :class:`NgrokError` with ``outcome='unknown'``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import traceback
+from urllib.parse import urlsplit, urlencode
+
+try:
+    import requests
+    from requests import exceptions as requests_exceptions
+except ImportError:  # pragma: no cover - exercised through has_requests()
+    requests = None
+    requests_exceptions = None
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+else:
+    REQUESTS_IMPORT_ERROR = None
+
+COLLECTION_NAME = "community.ngrok"
+COLLECTION_VERSION = "0.1.0"
+DEFAULT_API_URL = "https://api.ngrok.com"
+NGROK_API_VERSION = "2"
+
+#: Largest response body read, in bytes. A tunnel session list page of 100
+#: sessions is about 50 KB; anything near this is not an ngrok answer.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+#: Backoff: the n-th retry waits a random time in [0, min(CAP, BASE * 2**n)]
+#: ("full jitter"), so that parallel forks spread out instead of retrying in
+#: lockstep. A Retry-After header replaces the computed wait (plus up to one
+#: second of jitter), capped at RETRY_AFTER_CAP.
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 30.0
+RETRY_AFTER_CAP = 60.0
+
+#: Statuses that mean ngrok did not act on the request.
+RETRY_ALWAYS_STATUSES = frozenset((429, 503))
+#: Statuses after which a request may or may not have been acted upon.
+UNKNOWN_OUTCOME_STATUSES = frozenset((500, 502, 504))
+#: Error codes that mean ngrok did not act on the request (retry), and codes
+#: that mean the outcome is unknown.
+RETRY_ALWAYS_CODES = frozenset(("ERR_NGROK_225", "ERR_NGROK_226"))
+UNKNOWN_OUTCOME_CODES = frozenset(("ERR_NGROK_810",))
+
+OUTCOME_FAILED = "failed"
+OUTCOME_UNKNOWN = "unknown"
+
+
+def has_requests() -> bool:
+    return requests is not None
+
+
+class NgrokError(Exception):
+    """A request to the ngrok API did not succeed.
+
+    ``outcome`` is ``failed`` when ngrok certainly did not act on the request
+    and ``unknown`` when it may have (only possible for POST).
+    """
+
+    def __init__(self, message: str, status_code: int | None = None, error_code: str | None = None,
+                 api_msg: str | None = None, operation_id: str | None = None,
+                 outcome: str = OUTCOME_FAILED, attempts: int = 1, method: str | None = None,
+                 path: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.error_code = error_code
+        self.api_msg = api_msg
+        self.operation_id = operation_id
+        self.outcome = outcome
+        self.attempts = attempts
+        self.method = method
+        self.path = path
+
+    @property
+    def unknown_outcome(self) -> bool:
+        return self.outcome == OUTCOME_UNKNOWN
+
+    def describe(self) -> str:
+        """``HTTP 404 ERR_NGROK_X: msg (operation op_...)`` or the transport message."""
+        if self.status_code is None:
+            return self.message
+        text = "HTTP %d" % self.status_code
+        if self.error_code:
+            text += " %s" % self.error_code
+        if self.api_msg:
+            text += ": %s" % self.api_msg.rstrip(".")
+        if self.operation_id:
+            text += " (operation ID %s)" % self.operation_id
+        return text
+
+    def as_dict(self) -> dict:
+        """The structured part, returned to the user as ``api_error``."""
+        return {
+            "status_code": self.status_code,
+            "error_code": self.error_code,
+            "msg": self.api_msg if self.status_code is not None else self.message,
+            "operation_id": self.operation_id,
+            "outcome": self.outcome,
+            "attempts": self.attempts,
+        }
+
+
+class NgrokResponse:
+    """A successful (2xx) response: status, headers and decoded JSON (or None)."""
+
+    def __init__(self, status_code: int, headers, data) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.data = data
+
+
+class _NotSent(Exception):
+    """The request never left this machine (safe to retry)."""
+
+
+class _MaybeSent(Exception):
+    """The request may have reached ngrok; the answer was lost."""
+
+
+def _origin(url: str) -> tuple:
+    parts = urlsplit(url)
+    return (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port)
+
+
+class NgrokClient:
+    """A small, synchronous client of the ngrok API.
+
+    ``sleep`` and ``rand`` are injectable so that tests need not wait.
+    """
+
+    def __init__(self, api_key: str, api_url: str = DEFAULT_API_URL, validate_certs: bool = True,
+                 timeout: float = 30.0, retries: int = 5, user_agent: str | None = None,
+                 sleep=time.sleep, rand=random.uniform, clock=time.monotonic) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.timeout = timeout
+        self.retries = retries
+        self.validate_certs = validate_certs
+        self._sleep = sleep
+        self._rand = rand
+        self._clock = clock
+        self.requests_sent = 0
+        self.retry_waits: list[float] = []
+        self._session = requests.Session()
+        self._session.headers.update({
+            "Authorization": "Bearer %s" % api_key,
+            "Ngrok-Version": NGROK_API_VERSION,
+            "Accept": "application/json",
+            "User-Agent": user_agent or default_user_agent(),
+        })
+
+    # -- public API -----------------------------------------------------
+
+    def get(self, path: str, params: dict | None = None) -> NgrokResponse:
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, body: dict | None = None) -> NgrokResponse:
+        return self.request("POST", path, body={} if body is None else body)
+
+    def paginate(self, path: str, key: str, params: dict | None = None, max_items: int | None = None):
+        """Yield the items of a list endpoint, following ``next_page_uri``.
+
+        ``next_page_uri`` is followed as ngrok gives it, but only while it
+        points at the same origin as ``api_url``: the API key is never sent
+        anywhere else.
+        """
+        url = self._url(path)
+        if params:
+            url += "?" + urlencode(params)
+        seen = set()
+        count = 0
+        while url:
+            seen.add(url)
+            page = self.request("GET", url).data
+            if not isinstance(page, dict) or not isinstance(page.get(key), list):
+                raise NgrokError("Unexpected answer from %s: no %r list in the response" % (self._display(url), key),
+                                 method="GET", path=self._display(url))
+            for item in page[key]:
+                yield item
+                count += 1
+                if max_items is not None and count >= max_items:
+                    return
+            next_url = page.get("next_page_uri")
+            if not next_url:
+                return
+            if _origin(next_url) != _origin(self.api_url):
+                raise NgrokError("Refusing to follow next_page_uri %s: it is not on %s, and the API key is only "
+                                 "ever sent to api_url" % (self._display(next_url), self.api_url),
+                                 method="GET", path=self._display(next_url))
+            if next_url in seen:
+                raise NgrokError("ngrok returned the same next_page_uri twice (%s); stopping to avoid a loop"
+                                 % self._display(next_url), method="GET", path=self._display(next_url))
+            url = next_url
+
+    def request(self, method: str, path: str, params: dict | None = None, body: dict | None = None) -> NgrokResponse:
+        """Send one API call, retrying only where that is safe (see module doc)."""
+        url = self._url(path)
+        display = self._display(url if not params else url + "?" + urlencode(params))
+        data = None if body is None else json.dumps(body, separators=(",", ":"))
+        headers = {"Content-Type": "application/json"} if data is not None else None
+        idempotent = method in ("GET", "HEAD")
+        attempt = 0
+        while True:
+            attempt += 1
+            can_retry = attempt <= self.retries
+            try:
+                response, raw = self._send(method, url, params, data, headers)
+            except _NotSent as exc:
+                if can_retry:
+                    self._wait(attempt, None)
+                    continue
+                raise NgrokError("Could not connect to %s: %s" % (self.api_url, exc), outcome=OUTCOME_FAILED,
+                                 attempts=attempt, method=method, path=display)
+            except _MaybeSent as exc:
+                if idempotent and can_retry:
+                    self._wait(attempt, None)
+                    continue
+                raise NgrokError("No answer from ngrok for %s %s: %s" % (method, display, exc),
+                                 outcome=OUTCOME_FAILED if idempotent else OUTCOME_UNKNOWN,
+                                 attempts=attempt, method=method, path=display)
+
+            status = response.status_code
+            if 200 <= status < 300:
+                return NgrokResponse(status, response.headers, self._decode_success(method, display, status, raw))
+
+            error = self._decode_error(response, raw, method, display, attempt)
+            if status in RETRY_ALWAYS_STATUSES or error.error_code in RETRY_ALWAYS_CODES:
+                if can_retry:
+                    self._wait(attempt, response.headers.get("Retry-After"))
+                    continue
+                raise error
+            if status in UNKNOWN_OUTCOME_STATUSES or error.error_code in UNKNOWN_OUTCOME_CODES:
+                if idempotent and can_retry:
+                    self._wait(attempt, None)
+                    continue
+                if not idempotent:
+                    error.outcome = OUTCOME_UNKNOWN
+            raise error
+
+    # -- internals ------------------------------------------------------
+
+    def _url(self, path_or_url: str) -> str:
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        return self.api_url + "/" + path_or_url.lstrip("/")
+
+    def _display(self, url: str) -> str:
+        """The URL relative to api_url, for messages."""
+        if url.startswith(self.api_url):
+            return url[len(self.api_url):] or "/"
+        return url
+
+    def _send(self, method, url, params, data, headers):
+        try:
+            response = self._session.request(method, url, params=params, data=data, headers=headers,
+                                             timeout=self.timeout, verify=self.validate_certs,
+                                             stream=True, allow_redirects=False)
+        except requests_exceptions.SSLError as exc:
+            # The TLS handshake failed: nothing was sent, but retrying will not help.
+            raise NgrokError("TLS error talking to %s: %s. Check the server certificate, or set validate_certs=false "
+                             "only for a trusted test endpoint" % (self.api_url, _reason(exc)), method=method)
+        except (requests_exceptions.ConnectTimeout, requests_exceptions.InvalidURL) as exc:
+            raise _NotSent(_reason(exc))
+        except requests_exceptions.ReadTimeout:
+            raise _MaybeSent("no response within %s seconds (timeout)" % _fmt_seconds(self.timeout))
+        except requests_exceptions.ConnectionError as exc:
+            if _never_connected(exc):
+                raise _NotSent(_reason(exc))
+            raise _MaybeSent("the connection was dropped (%s)" % _reason(exc))
+        finally:
+            self.requests_sent += 1
+        try:
+            raw = self._read_body(response)
+        except _MaybeSent:
+            if 200 <= response.status_code < 300 and method != "GET":
+                # ngrok answered success before the body broke off: the action happened.
+                return response, b""
+            raise
+        finally:
+            response.close()
+        return response, raw
+
+    def _read_body(self, response) -> bytes:
+        """Read at most MAX_BODY_BYTES within ``timeout`` seconds in total."""
+        deadline = self._clock() + self.timeout
+        chunks = []
+        size = 0
+        try:
+            for chunk in response.iter_content(chunk_size=65536):
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise _MaybeSent("the response body is larger than %d bytes" % MAX_BODY_BYTES)
+                chunks.append(chunk)
+                if self._clock() > deadline:
+                    raise _MaybeSent("the response body did not arrive within %s seconds"
+                                     % _fmt_seconds(self.timeout))
+        except (requests_exceptions.ChunkedEncodingError, requests_exceptions.ConnectionError,
+                requests_exceptions.ContentDecodingError, requests_exceptions.ReadTimeout) as exc:
+            raise _MaybeSent("the response body broke off (%s)" % _reason(exc))
+        return b"".join(chunks)
+
+    def _decode_success(self, method, display, status, raw):
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except ValueError:
+            if method != "GET":
+                # A POST that ngrok answered with 2xx happened; its body does not matter.
+                return None
+            raise NgrokError("ngrok answered %s %s with HTTP %d but the body is not JSON: %s"
+                             % (method, display, status, _snippet(raw)), status_code=None,
+                             method=method, path=display)
+
+    def _decode_error(self, response, raw, method, display, attempt) -> NgrokError:
+        status = response.status_code
+        body = None
+        try:
+            body = json.loads(raw.decode("utf-8")) if raw.strip() else None
+        except ValueError:
+            body = None
+        error_code = api_msg = operation_id = None
+        if isinstance(body, dict):
+            error_code = _str_or_none(body.get("error_code"))
+            api_msg = _str_or_none(body.get("msg"))
+            details = body.get("details")
+            if isinstance(details, dict):
+                operation_id = _str_or_none(details.get("operation_id"))
+        if api_msg is None:
+            reason = response.reason or ""
+            api_msg = "%s (the response is not an ngrok error: %s)" % (reason, _snippet(raw)) if raw.strip() \
+                else "%s (empty response body)" % reason if reason else "empty response body"
+            api_msg = api_msg.strip()
+        operation_id = operation_id or _str_or_none(response.headers.get("ngrok-operation-id"))
+        error = NgrokError("", status_code=status, error_code=error_code, api_msg=api_msg,
+                           operation_id=operation_id, attempts=attempt, method=method, path=display)
+        error.message = "%s %s: %s" % (method, display, error.describe())
+        error.args = (error.message,)
+        return error
+
+    def _wait(self, attempt: int, retry_after) -> None:
+        seconds = _parse_retry_after(retry_after)
+        if seconds is not None:
+            delay = min(seconds, RETRY_AFTER_CAP) + self._rand(0, 1.0)
+        else:
+            delay = self._rand(0, min(BACKOFF_CAP, BACKOFF_BASE * (2 ** (attempt - 1))))
+        self.retry_waits.append(delay)
+        self._sleep(delay)
+
+
+def default_user_agent() -> str:
+    try:
+        from ansible.module_utils.ansible_release import __version__ as ansible_version
+    except ImportError:  # pragma: no cover
+        ansible_version = "unknown"
+    return "%s/%s (ansible-core/%s; python-requests/%s)" % (
+        COLLECTION_NAME, COLLECTION_VERSION, ansible_version, getattr(requests, "__version__", "unknown"))
+
+
+def _parse_retry_after(value) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds only); None when absent or not a number."""
+    if value is None:
+        return None
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        return None
+    if seconds != seconds or seconds < 0:  # NaN or negative
+        return None
+    return seconds
+
+
+def _never_connected(exc) -> bool:
+    """True when a ConnectionError happened before any byte of the request was sent."""
+    seen = set()
+    stack = [exc]
+    while stack:
+        item = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        name = type(item).__name__
+        if name in ("NewConnectionError", "NameResolutionError", "ConnectTimeoutError", "ConnectionRefusedError",
+                    "gaierror"):
+            return True
+        if name in ("ProtocolError", "RemoteDisconnected", "ConnectionResetError", "BrokenPipeError",
+                    "IncompleteRead", "ReadTimeoutError"):
+            return False
+        stack.extend((getattr(item, "reason", None), item.__cause__, item.__context__))
+        stack.extend(arg for arg in getattr(item, "args", ()) if isinstance(arg, BaseException))
+    return False
+
+
+def _reason(exc) -> str:
+    """A one-line reason from a requests exception, without object reprs."""
+    inner = exc
+    for dummy in range(5):
+        reason = getattr(inner, "reason", None)
+        if isinstance(reason, BaseException):
+            inner = reason
+            continue
+        args = getattr(inner, "args", ())
+        if args and isinstance(args[0], BaseException):
+            inner = args[0]
+            continue
+        break
+    text = str(inner) or type(inner).__name__
+    # urllib3 prefixes "<urllib3.connection.HTTPConnection object at 0x...>: "
+    if text.startswith("<") and ">: " in text:
+        text = text.split(">: ", 1)[1]
+    return text
+
+
+def _snippet(raw: bytes, size: int = 120) -> str:
+    text = raw[:size * 4].decode("utf-8", "replace")
+    text = " ".join(text.split())
+    if len(text) > size:
+        text = text[:size] + "..."
+    return repr(text)
+
+
+def _str_or_none(value):
+    if value is None:
+        return None
+    return str(value)
+
+
+def _fmt_seconds(value: float) -> str:
+    return ("%g" % value)

@@ -1,0 +1,165 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) community.ngrok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""What every community.ngrok module shares: connection options, their
+validation, the client, and failures.
+
+INTERNAL: private to the collection; may change without notice.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.community.ngrok.plugins.module_utils._client import (
+    DEFAULT_API_URL,
+    REQUESTS_IMPORT_ERROR,
+    NgrokClient,
+    NgrokError,
+    has_requests,
+)
+
+#: Bounds of the connection options (a value outside is an input error).
+MIN_TIMEOUT = 0.1
+MAX_TIMEOUT = 3600
+MAX_RETRIES = 20
+
+TUNNEL_SESSION_ID_RE = re.compile(r"^ts_[0-9A-Za-z]+$")
+_OTHER_PREFIX_RE = re.compile(r"^([a-z]{1,8})_[0-9A-Za-z]+$")
+
+
+def connection_argument_spec() -> dict:
+    """The options documented once in the ``community.ngrok.api`` doc fragment."""
+    return dict(
+        api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["NGROK_API_KEY"])),
+        api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, ["NGROK_API_URL"])),
+        validate_certs=dict(type="bool", default=True),
+        timeout=dict(type="float", default=30),
+        retries=dict(type="int", default=5),
+    )
+
+
+def tunnel_session_id_argument_spec(required: bool = True) -> dict:
+    return dict(type="str", required=required, aliases=["session_id", "tunnel_session_id"])
+
+
+def check_api_url(value) -> str:
+    """Return the normalised API URL or raise ValueError saying what to fix."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("api_url must not be empty: leave it unset for %s" % DEFAULT_API_URL)
+    value = value.strip()
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError("api_url %r is not a valid URL (%s)" % (value, exc))
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("api_url %r is not a valid URL: it must look like %s" % (value, DEFAULT_API_URL))
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("api_url must not contain credentials (user:password@); pass the API key in api_key")
+    if parts.query or parts.fragment:
+        raise ValueError("api_url %r must not have a query string or a fragment" % value)
+    if scheme == "http" and not _is_loopback(parts.hostname):
+        raise ValueError("api_url %r uses http:// to a host that is not this machine: the API key would travel "
+                         "in clear text. Use https://, or http:// only for a loopback host "
+                         "(127.0.0.0/8, ::1, localhost)" % value)
+    if port == 0:
+        raise ValueError("api_url %r has port 0" % value)
+    return value.rstrip("/")
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def check_api_key(value) -> str:
+    if value is None or not str(value).strip():
+        raise ValueError("No ngrok API key: set the api_key option or the NGROK_API_KEY environment variable "
+                         "(an API key from the ngrok dashboard, not an agent authtoken)")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("api_key contains spaces, line breaks or control characters: set it to the API key alone "
+                         "(the value is not shown here)")
+    return value
+
+
+def check_tunnel_session_id(value, option: str = "id") -> str:
+    """Return the ID or raise ValueError; run before any request is sent."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("%s must be a tunnel session ID such as ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v; got an empty value"
+                         % option)
+    if TUNNEL_SESSION_ID_RE.match(value):
+        return value
+    shown = value if len(value) <= 64 else value[:64] + "..."
+    other = _OTHER_PREFIX_RE.match(value)
+    if other:
+        raise ValueError("%s %r is not a tunnel session ID: it has the prefix %r of another kind of ngrok resource. "
+                         "A tunnel session ID starts with 'ts_'" % (option, shown, other.group(1) + "_"))
+    raise ValueError("%s %r is not a tunnel session ID: it must be 'ts_' followed by letters and digits only, "
+                     "such as ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v" % (option, shown))
+
+
+def check_number(name: str, value, minimum, maximum, unit: str = "") -> None:
+    if value is None:
+        return
+    if value != value or value < minimum or value > maximum:  # value != value: NaN
+        raise ValueError("%s must be between %s and %s%s; got %s" % (name, minimum, maximum, unit, value))
+
+
+class NgrokModule:
+    """An AnsibleModule with the connection options, validated, and a client.
+
+    Nothing is sent until the module calls the client, and the client is only
+    built once every connection option passed validation.
+    """
+
+    def __init__(self, argument_spec: dict, supports_check_mode: bool = True, **kwargs) -> None:
+        spec = connection_argument_spec()
+        spec.update(argument_spec)
+        self.module = AnsibleModule(argument_spec=spec, supports_check_mode=supports_check_mode, **kwargs)
+        self.params = self.module.params
+        self.check_mode = self.module.check_mode
+        self._client = None
+
+    def validate_connection(self) -> None:
+        if not has_requests():
+            self.module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+        try:
+            check_api_key(self.params["api_key"])
+            self.params["api_url"] = check_api_url(self.params["api_url"])
+            check_number("timeout", self.params["timeout"], MIN_TIMEOUT, MAX_TIMEOUT, " seconds")
+            check_number("retries", self.params["retries"], 0, MAX_RETRIES)
+        except ValueError as exc:
+            self.fail(str(exc))
+
+    @property
+    def client(self) -> NgrokClient:
+        if self._client is None:
+            self.validate_connection()
+            self._client = NgrokClient(
+                api_key=self.params["api_key"],
+                api_url=self.params["api_url"],
+                validate_certs=self.params["validate_certs"],
+                timeout=self.params["timeout"],
+                retries=self.params["retries"],
+            )
+        return self._client
+
+    def fail(self, msg: str, error: NgrokError | None = None, **result) -> None:
+        if error is not None:
+            result["api_error"] = error.as_dict()
+        self.module.fail_json(msg=msg, **result)
+
+    def exit(self, **result) -> None:
+        self.module.exit_json(**result)

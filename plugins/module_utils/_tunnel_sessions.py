@@ -1,0 +1,321 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) community.ngrok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Tunnel sessions: lookups, the restart/stop/update actions, and following an
+agent across a restart.
+
+INTERNAL: private to the collection; may change without notice.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timezone
+from email.utils import parsedate_to_datetime
+
+from ansible_collections.community.ngrok.plugins.module_utils._client import NgrokError
+from ansible_collections.community.ngrok.plugins.module_utils._module import (
+    NgrokModule,
+    check_number,
+    check_tunnel_session_id,
+)
+
+LIST_PATH = "/tunnel_sessions"
+PAGE_SIZE = 100
+
+#: Waiting for a restarted agent: the first poll after FIRST_POLL_DELAY
+#: seconds, then one every ``wait_interval`` seconds until ``wait_timeout``.
+FIRST_POLL_DELAY = 1.0
+MAX_WAIT_TIMEOUT = 3600
+MIN_WAIT_INTERVAL = 1
+MAX_WAIT_INTERVAL = 300
+
+_AUTH_CODES = frozenset("ERR_NGROK_%d" % n for n in (200, 201, 202, 203, 206, 207, 208))
+_FORBIDDEN_CODES = frozenset(("ERR_NGROK_204", "ERR_NGROK_205", "ERR_NGROK_220"))
+
+WINDOWS_HINT = ("ngrok cannot restart Windows agents remotely (the agent restarts itself with exec(), which Windows "
+                "does not have). Stop it with community.ngrok.ngrok_tunnel_session_stop and let its service manager "
+                "start it again (for example a Windows service with a recovery action 'Restart the Service')")
+
+ACTIONS = {
+    "restart": {
+        "done": "restarted",
+        "unsupported": frozenset(("ERR_NGROK_804",)),
+        "agent_failed": frozenset(("ERR_NGROK_808",)),
+        "ssh": "ERR_NGROK_1122",
+    },
+    "stop": {
+        "done": "stopped",
+        "unsupported": frozenset(("ERR_NGROK_805",)),
+        "agent_failed": frozenset(("ERR_NGROK_807",)),
+        "ssh": None,
+    },
+    "update": {
+        "done": "updated",
+        "unsupported": frozenset(("ERR_NGROK_806",)),
+        "agent_failed": frozenset(("ERR_NGROK_809",)),
+        "ssh": "ERR_NGROK_1121",
+    },
+}
+
+
+def session_path(session_id: str, action: str | None = None) -> str:
+    path = "%s/%s" % (LIST_PATH, session_id)
+    return path + "/" + action if action else path
+
+
+def cel_string(value: str) -> str:
+    """``value`` as a CEL string literal that can never change the expression."""
+    out = ['"']
+    for ch in value:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 32 or ord(ch) == 127:
+            out.append("\\u%04x" % ord(ch))
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def and_filters(*expressions) -> str | None:
+    parts = [e for e in expressions if e]
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return " && ".join("(%s)" % p for p in parts)
+
+
+def get_session(client, session_id: str) -> dict | None:
+    """The session, or None when ngrok answers 404."""
+    try:
+        return client.get(session_path(session_id)).data
+    except NgrokError as exc:
+        if exc.status_code == 404:
+            return None
+        raise
+
+
+def list_sessions(client, cel_filter: str | None = None, max_items: int | None = None) -> list:
+    params = {"limit": str(PAGE_SIZE)}
+    if cel_filter:
+        params["filter"] = cel_filter
+    return list(client.paginate(LIST_PATH, "tunnel_sessions", params=params, max_items=max_items))
+
+
+def same_agent_filter(old: dict, since: str) -> str:
+    """CEL for: the agent of ``old``, reconnected at or after ``since`` (RFC 3339)."""
+    credential = old.get("credential") or {}
+    return " && ".join((
+        "obj.credential.id == %s" % cel_string(credential.get("id") or ""),
+        "obj.ip == %s" % cel_string(old.get("ip") or ""),
+        "obj.metadata == %s" % cel_string(old.get("metadata") or ""),
+        "obj.id != %s" % cel_string(old.get("id") or ""),
+        "obj.started_at >= timestamp(%s)" % cel_string(since),
+    ))
+
+
+def explain(action: str, session_id: str | None, error: NgrokError) -> str:
+    """A sentence for the operator: what failed, ngrok's words, and what to do.
+
+    ``action`` is restart, stop, update, get or list; ``session_id`` the session
+    concerned (None for a list).
+    """
+    spec = ACTIONS.get(action, {})
+    target = "tunnel session %s" % session_id if session_id else "tunnel sessions"
+    if error.unknown_outcome:
+        return ("The %s request for tunnel session %s may or may not have reached ngrok: %s. It was not sent again, "
+                "so the agent may or may not have %s. Check with community.ngrok.ngrok_tunnel_session_info: after a "
+                "restart or a stop the old session ID is gone." % (action, session_id, error.describe(),
+                                                                    spec.get("done", action)))
+    text = "Could not %s %s: %s." % (action, target, error.describe())
+    status, code = error.status_code, error.error_code
+    if status == 401 or code in _AUTH_CODES:
+        hint = ("ngrok did not accept the API key: check api_key or NGROK_API_KEY (it must be an API key from the "
+                "ngrok dashboard, not an agent authtoken or an API key ID)")
+    elif status == 403 or code in _FORBIDDEN_CODES:
+        hint = ("the API key was accepted but its account may not do this (API access not allowed, account "
+                "suspended, or this machine's IP address is restricted)")
+    elif code == "ERR_NGROK_250":
+        hint = ("the filter is not a valid CEL expression for ngrok: compare fields of obj (id, metadata, "
+                "agent_version, ip, os, region, started_at, credential) with == != < <= > >= in, combine with && || !, "
+                "and quote strings, for example obj.os == \"linux\" && obj.metadata != \"\"")
+    elif status == 404:
+        hint = ("the session does not exist (any more): a tunnel session ID changes every time its agent restarts "
+                "or reconnects. Look the current ID up with community.ngrok.ngrok_tunnel_session_info")
+    elif status == 429 or code == "ERR_NGROK_226":
+        hint = ("ngrok's rate limit (by default 120 requests per rolling 60 seconds per account) was still exceeded "
+                "after %d attempts. Lower forks or use serial, or raise retries" % error.attempts)
+    elif code in spec.get("unsupported", ()):
+        hint = "this agent does not support a remote %s" % action
+        if action == "restart":
+            hint += ". If it runs on Windows: " + WINDOWS_HINT
+    elif code in spec.get("agent_failed", ()):
+        hint = "the agent got the command but failed to %s; look at the agent's log on its host" % action
+    elif code in ("ERR_NGROK_1121", "ERR_NGROK_1122"):
+        hint = "this is an SSH tunnel session: SSH sessions cannot be restarted or updated remotely"
+    elif status is not None and status >= 500:
+        hint = "ngrok had a server error; try again later"
+    else:
+        return text
+    return "%s %s." % (text, hint[0].upper() + hint[1:])
+
+
+class TunnelSessionAction:
+    """restart, stop or update one tunnel session (the body of those modules)."""
+
+    def __init__(self, module: NgrokModule, action: str) -> None:
+        self.module = module
+        self.action = action
+        self.params = module.params
+        self.session_id = None
+
+    def run(self) -> None:
+        params = self.params
+        try:
+            self.session_id = check_tunnel_session_id(params["id"])
+            if params.get("wait"):
+                check_number("wait_timeout", params["wait_timeout"], 1, MAX_WAIT_TIMEOUT, " seconds")
+                check_number("wait_interval", params["wait_interval"], MIN_WAIT_INTERVAL, MAX_WAIT_INTERVAL,
+                             " seconds")
+        except ValueError as exc:
+            self.module.fail(str(exc))
+        client = self.module.client
+        result = {"changed": False, "tunnel_session_id": self.session_id}
+
+        session = None
+        if self.module.check_mode or params.get("wait"):
+            session = self._read_session(result)
+            self._refuse_unsupported(session, result)
+            result["tunnel_session"] = session
+        if self.module.check_mode:
+            result["changed"] = True
+            self.module.exit(**result)
+
+        try:
+            response = client.post(session_path(self.session_id, self.action))
+        except NgrokError as exc:
+            self.module.fail(explain(self.action, self.session_id, exc), exc, **result)
+        result["changed"] = True
+        if params.get("wait"):
+            since = _server_time(response.headers) or session.get("started_at") or ""
+            result["new_tunnel_session"] = self._wait_for_reconnect(session, since, result, response.status_code)
+        self.module.exit(**result)
+
+    def _read_session(self, result: dict) -> dict:
+        try:
+            session = get_session(self.module.client, self.session_id)
+        except NgrokError as exc:
+            self.module.fail(explain(self.action, self.session_id, exc), exc, **result)
+        if session is None:
+            self.module.fail("Tunnel session %s does not exist: no agent is connected with that session ID. A tunnel "
+                             "session ID changes every time its agent restarts or reconnects; look the current ID up "
+                             "with community.ngrok.ngrok_tunnel_session_info." % self.session_id, **result)
+        return session
+
+    def _refuse_unsupported(self, session: dict, result: dict) -> None:
+        if self.action == "restart" and str(session.get("os", "")).lower() == "windows":
+            self.module.fail("Cannot restart tunnel session %s: its agent runs on Windows. %s."
+                             % (self.session_id, WINDOWS_HINT), tunnel_session=session, **result)
+        if ACTIONS[self.action]["ssh"] and session.get("transport") == "ssh":
+            self.module.fail("Cannot %s tunnel session %s: it is an SSH tunnel session, and SSH sessions cannot be "
+                             "restarted or updated remotely." % (self.action, self.session_id),
+                             tunnel_session=session, **result)
+
+    def _wait_for_reconnect(self, old: dict, since: str, result: dict, status: int) -> dict:
+        client = self.module.client
+        cel = same_agent_filter(old, since)
+        timeout = float(self.params["wait_timeout"])
+        interval = float(self.params["wait_interval"])
+        start = time.monotonic()
+        deadline = start + timeout
+        delay = min(FIRST_POLL_DELAY, timeout)
+        while True:
+            time.sleep(max(0.0, min(delay, deadline - time.monotonic())))
+            try:
+                found = list_sessions(client, cel, max_items=2)
+            except NgrokError as exc:
+                self.module.fail("The restart of tunnel session %s WAS sent (ngrok answered %s), but looking for the "
+                                 "reconnected agent failed: %s" % (self.session_id, status, exc.describe()),
+                                 exc, **result)
+            if found:
+                if len(found) > 1:
+                    self.module.warn("More than one session matches the restarted agent of %s; returning the newest "
+                                     "(%s)" % (self.session_id, found[0].get("id")))
+                return found[0]
+            if time.monotonic() >= deadline:
+                break
+            delay = interval
+        credential = (old.get("credential") or {}).get("id")
+        self.module.fail(
+            "The restart of tunnel session %s WAS sent and accepted by ngrok, but the agent did not reconnect within "
+            "%s seconds. Looked for a new session with credential %s, IP %s and metadata %r that started at or "
+            "after %s; none appeared. Check the agent on its host." % (
+                self.session_id, _fmt(timeout), credential, old.get("ip"), old.get("metadata") or "", since),
+            searched_filter=cel, **result)
+
+
+def _server_time(headers) -> str | None:
+    """The server's Date header as RFC 3339 UTC, the moment the restart was accepted."""
+    value = headers.get("Date") if headers is not None else None
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None or moment.tzinfo is None:
+        return None
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _fmt(value: float) -> str:
+    return "%g" % value
+
+
+class TunnelSessionInfo:
+    """Find tunnel sessions (the body of ngrok_tunnel_session_info)."""
+
+    def __init__(self, module: NgrokModule) -> None:
+        self.module = module
+        self.params = module.params
+
+    def run(self) -> None:
+        params = self.params
+        try:
+            session_id = None if params["id"] is None else check_tunnel_session_id(params["id"])
+            if params["metadata"] is not None and params["metadata"] == "":
+                raise ValueError("metadata must not be empty; to find agents without metadata use "
+                                 "filter: obj.metadata == \"\"")
+            if params["filter"] is not None and not params["filter"].strip():
+                raise ValueError("filter must not be empty: leave it unset to list every session")
+            check_number("max_results", params["max_results"], 1, 1000000)
+        except ValueError as exc:
+            self.module.fail(str(exc))
+        client = self.module.client
+        result = {"changed": False}
+        try:
+            if session_id is not None:
+                session = get_session(client, session_id)
+                result["tunnel_sessions"] = [session] if session is not None else []
+            else:
+                metadata = params["metadata"]
+                cel = and_filters("obj.metadata == %s" % cel_string(metadata) if metadata is not None else None,
+                                  params["filter"])
+                if cel:
+                    result["filter"] = cel
+                result["tunnel_sessions"] = list_sessions(client, cel, params["max_results"])
+        except NgrokError as exc:
+            self.module.fail(explain("get" if session_id else "list", session_id, exc), exc, **result)
+        self.module.exit(**result)

@@ -1,0 +1,236 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) community.ngrok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ngrok_tunnel_session_restart
+short_description: Restart the ngrok agent of a tunnel session
+version_added: "0.1.0"
+description:
+  - Asks the ngrok agent that started a tunnel session to restart itself, through the ngrok API
+    (C(POST /tunnel_sessions/{id}/restart)). The agent re-executes itself, reads its configuration again, and
+    reconnects with a B(new) tunnel session ID.
+  - A normal run sends exactly one request and reports RV(ignore:changed=true) when ngrok accepts it (HTTP 204).
+    Every run that restarts the agent changes it; use C(changed_when) if a restart should not count as a change.
+  - With O(wait=true) the module also reads the session first and then waits until the same agent is connected
+    again, returning it as RV(new_tunnel_session).
+  - ngrok cannot restart agents on Windows remotely; use M(community.ngrok.ngrok_tunnel_session_stop) and let the
+    service manager start the agent again.
+author:
+  - community.ngrok developers
+extends_documentation_fragment:
+  - community.ngrok.api
+  - community.ngrok.attributes
+  - community.ngrok.attributes.actiongroup_all
+attributes:
+  check_mode:
+    support: full
+    details:
+      - In check mode the module sends one C(GET /tunnel_sessions/{id}) and never a restart. It predicts
+        RV(ignore:changed=true) when the session exists, and fails when it does not exist, when its agent runs on
+        Windows, or when it is an SSH session, as the restart would.
+  diff_mode:
+    support: none
+options:
+  id:
+    description:
+      - The ID of the tunnel session whose agent to restart, C(ts_) followed by letters and digits.
+      - It changes on every restart; find the current one with M(community.ngrok.ngrok_tunnel_session_info).
+      - Checked before any request is sent.
+    type: str
+    required: true
+    aliases:
+      - session_id
+      - tunnel_session_id
+  wait:
+    description:
+      - Wait until the agent has reconnected and return its new session as RV(new_tunnel_session).
+      - The module first reads the session (one C(GET)), restarts it, then polls the session list with a
+        server-side filter for the B(same agent), that is a session with another ID, the same credential, the same
+        IP address and the same metadata, that started at or after the moment ngrok accepted the restart (the
+        C(Date) of its answer, else the start time of the old session).
+      - Limits of that rule. Two agents that share a credential, an IP address and metadata cannot be told apart,
+        and an agent that reconnects from another IP address (a new DHCP lease, a different NAT) is not recognised.
+        Give each agent distinct metadata (for example its host name) to make the match certain.
+      - The first poll is sent one second after the restart, then one every O(wait_interval) seconds until
+        O(wait_timeout). A restart with O(wait=true) therefore costs 2 requests plus the polls, at most
+        3 + ceil((O(wait_timeout) - 1) / O(wait_interval)) requests (27 with the defaults), and 3 when the agent is
+        back within a second.
+      - If the agent does not come back in time, the module fails, says that the restart B(was) sent, and keeps
+        RV(ignore:changed=true).
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - How many seconds to wait for the agent to reconnect when O(wait=true), between V(1) and V(3600).
+    type: int
+    default: 120
+  wait_interval:
+    description:
+      - Seconds between two polls when O(wait=true), between V(1) and V(300).
+    type: int
+    default: 5
+seealso:
+  - module: community.ngrok.ngrok_tunnel_session_info
+  - module: community.ngrok.ngrok_tunnel_session_stop
+  - module: community.ngrok.ngrok_tunnel_session_update
+  - name: ngrok API, Tunnel Sessions
+    description: The API this module calls.
+    link: https://ngrok.com/docs/api/resources/tunnel-sessions/
+"""
+
+EXAMPLES = r"""
+- name: Restart the ngrok agent of this host
+  community.ngrok.ngrok_tunnel_session_restart:
+    id: "{{ ngrok_tunnel_session_id }}"
+  delegate_to: localhost
+  environment:
+    NGROK_API_KEY: "{{ vault_ngrok_api_key }}"
+
+- name: Restart and wait until the agent is back
+  community.ngrok.ngrok_tunnel_session_restart:
+    id: ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v
+    api_key: "{{ vault_ngrok_api_key }}"
+    wait: true
+    wait_timeout: 60
+  delegate_to: localhost
+  register: restarted
+
+- name: Show the new session ID
+  ansible.builtin.debug:
+    msg: "{{ restarted.tunnel_session.id }} -> {{ restarted.new_tunnel_session.id }}"
+
+- name: Set the API key once for every community.ngrok task of a block (or a play)
+  module_defaults:
+    group/community.ngrok.all:
+      api_key: "{{ vault_ngrok_api_key }}"
+  delegate_to: localhost
+  block:
+    - name: Restart without counting it as a change
+      community.ngrok.ngrok_tunnel_session_restart:
+        id: "{{ ngrok_tunnel_session_id }}"
+      changed_when: false
+"""
+
+RETURN = r"""
+tunnel_session_id:
+  description: The ID of the tunnel session that was restarted (or would be, in check mode).
+  returned: always
+  type: str
+  sample: ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v
+tunnel_session:
+  description:
+    - The tunnel session before the restart, as ngrok returns it.
+    - C(metadata) is absent when the agent has none.
+  returned: in check mode, and when O(wait=true)
+  type: dict
+  contains:
+    id:
+      description: The tunnel session ID.
+      type: str
+      sample: ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v
+    agent_version:
+      description: Version of the ngrok agent.
+      type: str
+      sample: 3.20.0
+    credential:
+      description: Reference (C(id), C(uri)) to the credential the agent connected with.
+      type: dict
+      sample: {"id": "cr_2hSHyTSIzoxrVOR0vRgfnBDNs4w", "uri": "https://api.ngrok.com/credentials/cr_2hSHyTSIzoxrVOR0vRgfnBDNs4w"}
+    ip:
+      description: Source IP address of the session.
+      type: str
+      sample: 203.0.113.10
+    metadata:
+      description: The agent's user-defined metadata; absent when empty.
+      type: str
+      sample: web-01
+    os:
+      description: Operating system of the agent's host.
+      type: str
+      sample: linux
+    region:
+      description: The ngrok region the session is connected to.
+      type: str
+      sample: us
+    started_at:
+      description: When the session connected, RFC 3339 in UTC.
+      type: str
+      sample: "2025-09-04T10:11:27Z"
+    transport:
+      description: The transport protocol of the session.
+      type: str
+      sample: ngrok/2
+    uri:
+      description: The API URI of the session.
+      type: str
+      sample: https://api.ngrok.com/tunnel_sessions/ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v
+new_tunnel_session:
+  description:
+    - The session of the same agent after the restart, with its new ID; same fields as RV(tunnel_session).
+  returned: when O(wait=true) and the agent reconnected
+  type: dict
+  sample: {"id": "ts_2hSHz5kq0a6ZbS6hmUuJpJ9mTtI", "metadata": "web-01", "os": "linux", "started_at": "2025-09-04T10:12:02Z"}
+searched_filter:
+  description: The CEL filter used to look for the reconnected agent.
+  returned: when O(wait=true) and the agent did not reconnect in time
+  type: str
+  sample: obj.credential.id == "cr_2hSHyTSIzoxrVOR0vRgfnBDNs4w" && obj.ip == "203.0.113.10"
+api_error:
+  description: What ngrok (or the network) answered, when the module failed on an API request.
+  returned: failure
+  type: dict
+  contains:
+    status_code:
+      description: HTTP status of the answer; null when no answer arrived.
+      type: int
+      sample: 404
+    error_code:
+      description: ngrok's error code; null when the answer had none (a plain 404 has none).
+      type: str
+      sample: ERR_NGROK_804
+    msg:
+      description: ngrok's message, or what went wrong on the network.
+      type: str
+      sample: Resource not found
+    operation_id:
+      description: ngrok's operation ID of the failed request, for ngrok support.
+      type: str
+      sample: op_32ELGiMyruN4J6Yn0fduKjIT6ug
+    outcome:
+      description:
+        - V(failed) when ngrok certainly did not act; V(unknown) when the restart may or may not have happened.
+      type: str
+      sample: failed
+    attempts:
+      description: How many times the request was sent (retries included).
+      type: int
+      sample: 1
+"""
+
+from ansible_collections.community.ngrok.plugins.module_utils._module import (
+    NgrokModule,
+    tunnel_session_id_argument_spec,
+)
+from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions import TunnelSessionAction
+
+
+def main():
+    module = NgrokModule(
+        argument_spec=dict(
+            id=tunnel_session_id_argument_spec(),
+            wait=dict(type="bool", default=False),
+            wait_timeout=dict(type="int", default=120),
+            wait_interval=dict(type="int", default=5),
+        ),
+        supports_check_mode=True,
+    )
+    TunnelSessionAction(module, "restart").run()
+
+
+if __name__ == "__main__":
+    main()
