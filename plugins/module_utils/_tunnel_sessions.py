@@ -32,6 +32,10 @@ MAX_WAIT_TIMEOUT = 3600
 MIN_WAIT_INTERVAL = 1
 MAX_WAIT_INTERVAL = 300
 
+#: After a restart or stop whose answer was lost, the session is read after
+#: each of these delays (seconds) until it is gone: 3 reads over 7 seconds.
+RESOLVE_DELAYS = (1.0, 2.0, 4.0)
+
 _AUTH_CODES = frozenset("ERR_NGROK_%d" % n for n in (200, 201, 202, 203, 206, 207, 208))
 _FORBIDDEN_CODES = frozenset(("ERR_NGROK_204", "ERR_NGROK_205", "ERR_NGROK_220"))
 
@@ -135,10 +139,15 @@ def explain(action: str, session_id: str | None, error: NgrokError) -> str:
     spec = ACTIONS.get(action, {})
     target = "tunnel session %s" % session_id if session_id else "tunnel sessions"
     if error.unknown_outcome:
+        if action == "update":
+            check = ("an update leaves the session in place, so look at the agent's version "
+                     "(community.ngrok.ngrok_tunnel_session_info) before updating again")
+        else:
+            check = ("check with community.ngrok.ngrok_tunnel_session_info before sending it again (after a %s the old "
+                     "session ID is gone)" % action)
         return ("The %s request for tunnel session %s may or may not have reached ngrok: %s. It was not sent again, "
-                "so the agent may or may not have %s. Check with community.ngrok.ngrok_tunnel_session_info: after a "
-                "restart or a stop the old session ID is gone." % (action, session_id, error.describe(),
-                                                                    spec.get("done", action)))
+                "so the agent may or may not have %s; %s." % (action, session_id, error.describe(),
+                                                             spec.get("done", action), check))
     text = "Could not %s %s: %s." % (action, target, error.describe())
     status, code = error.status_code, error.error_code
     if status == 401 or code in _AUTH_CODES:
@@ -203,15 +212,54 @@ class TunnelSessionAction:
             result["changed"] = True
             self.module.exit(**result)
 
+        since = None
         try:
             response = client.post(session_path(self.session_id, self.action))
         except NgrokError as exc:
-            self.module.fail(explain(self.action, self.session_id, exc), exc, **result)
+            if not (exc.unknown_outcome and self._resolve_unknown_outcome(exc, result)):
+                msg = explain(self.action, self.session_id, exc)
+                if result.get("unknown_outcome_checks"):
+                    msg += " Read again since: %s." % "; ".join(result["unknown_outcome_checks"])
+                self.module.fail(msg, exc, **result)
+        else:
+            since = _server_time(response.headers)
         result["changed"] = True
         if params.get("wait"):
-            since = _server_time(response.headers) or session.get("started_at") or ""
-            result["new_tunnel_session"] = self._wait_for_reconnect(session, since, result, response.status_code)
+            since = since or session.get("started_at") or ""
+            result["new_tunnel_session"] = self._wait_for_reconnect(session, since, result)
         self.module.exit(**result)
+
+    def _resolve_unknown_outcome(self, error: NgrokError, result: dict) -> bool:
+        """After a POST whose answer was lost: did it take effect?
+
+        Never sends the POST again. A restart or a stop that took effect makes
+        the session ID disappear, so the session is read (GET, safe to retry) a
+        few times over RESOLVE_DELAYS. Gone: the action happened (True, with a
+        warning). Still there: the outcome stays unknown (False), and the
+        failure message says so. An update leaves the session in place, so its
+        outcome cannot be told this way.
+        """
+        if self.action not in ("restart", "stop"):
+            return False
+        checks = []
+        for delay in RESOLVE_DELAYS:
+            time.sleep(delay)
+            try:
+                present = get_session(self.module.client, self.session_id) is not None
+            except NgrokError as exc:
+                checks.append("reading it failed (%s)" % exc.describe())
+                break
+            if not present:
+                self.module.warn(
+                    "The answer to the %s request for tunnel session %s was lost (%s). The request was not sent "
+                    "again; the session was gone %s seconds later, so the %s took effect." % (
+                        self.action, self.session_id, error.describe(), _fmt(sum(RESOLVE_DELAYS[:len(checks) + 1])),
+                        self.action))
+                result["outcome_resolved"] = True
+                return True
+            checks.append("still connected after %s seconds" % _fmt(sum(RESOLVE_DELAYS[:len(checks) + 1])))
+        result["unknown_outcome_checks"] = checks
+        return False
 
     def _read_session(self, result: dict) -> dict:
         try:
@@ -233,7 +281,7 @@ class TunnelSessionAction:
                              "restarted or updated remotely." % (self.action, self.session_id),
                              tunnel_session=session, **result)
 
-    def _wait_for_reconnect(self, old: dict, since: str, result: dict, status: int) -> dict:
+    def _wait_for_reconnect(self, old: dict, since: str, result: dict) -> dict:
         client = self.module.client
         cel = same_agent_filter(old, since)
         timeout = float(self.params["wait_timeout"])
@@ -246,8 +294,8 @@ class TunnelSessionAction:
             try:
                 found = list_sessions(client, cel, max_items=2)
             except NgrokError as exc:
-                self.module.fail("The restart of tunnel session %s WAS sent (ngrok answered %s), but looking for the "
-                                 "reconnected agent failed: %s" % (self.session_id, status, exc.describe()),
+                self.module.fail("The restart of tunnel session %s WAS sent and took effect, but looking for the "
+                                 "reconnected agent failed: %s" % (self.session_id, exc.describe()),
                                  exc, **result)
             if found:
                 if len(found) > 1:

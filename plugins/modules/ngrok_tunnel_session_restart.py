@@ -20,6 +20,12 @@ description:
     again, returning it as RV(new_tunnel_session).
   - ngrok cannot restart agents on Windows remotely; use M(community.ngrok.ngrok_tunnel_session_stop) and let the
     service manager start the agent again.
+  - If the answer to the restart request is lost (HTTP 500, 502 or 504, ERR_NGROK_810, a read timeout, a dropped
+    connection), the request is B(never) sent again. Instead the module reads the session after 1, 3 and 7 seconds
+    (three C(GET)s at most). A restart that took effect makes the session ID disappear, so if it is gone the module
+    succeeds with RV(ignore:changed=true) and a warning that says how this was concluded. If it is still there, the
+    module fails and says the outcome is unknown. The race in that rule is an agent that takes more than 7 seconds
+    to drop its session, which is reported as unknown although the restart will still happen.
 author:
   - community.ngrok developers
 extends_documentation_fragment:
@@ -180,6 +186,19 @@ searched_filter:
   returned: when O(wait=true) and the agent did not reconnect in time
   type: str
   sample: obj.credential.id == "cr_2hSHyTSIzoxrVOR0vRgfnBDNs4w" && obj.ip == "203.0.113.10"
+outcome_resolved:
+  description:
+    - V(true) when the answer to the restart was lost and the module concluded from the session's disappearance that
+      it took effect (a warning says so).
+  returned: when the answer was lost and the session was gone afterwards
+  type: bool
+  sample: true
+unknown_outcome_checks:
+  description: What the reads after a lost answer found, when they could not show that the restart took effect.
+  returned: failure, when the outcome is unknown
+  type: list
+  elements: str
+  sample: ["still connected after 1 seconds", "still connected after 3 seconds", "still connected after 7 seconds"]
 api_error:
   description: What ngrok (or the network) answered, when the module failed on an API request.
   returned: failure

@@ -18,6 +18,12 @@ description:
     service whose manager starts it again when it exits (for a Windows service, a recovery action
     C(Restart the Service); C(ngrok service install) installs one), stop its session, and the agent reconnects
     with a new session ID. On Linux, a systemd unit with C(Restart=always) does the same.
+  - If the answer to the stop request is lost (HTTP 500, 502 or 504, ERR_NGROK_810, a read timeout, a dropped
+    connection), the request is B(never) sent again. Instead the module reads the session after 1, 3 and 7 seconds
+    (three C(GET)s at most). A stop that took effect makes the session ID disappear, so if it is gone the module
+    succeeds with RV(ignore:changed=true) and a warning that says how this was concluded. If it is still there, the
+    module fails and says the outcome is unknown. The race in that rule is an agent that takes more than 7 seconds
+    to drop its session, which is reported as unknown although the stop will still happen.
 author:
   - community.ngrok developers
 extends_documentation_fragment:
@@ -120,6 +126,19 @@ tunnel_session:
       description: The API URI of the session.
       type: str
       sample: https://api.ngrok.com/tunnel_sessions/ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v
+outcome_resolved:
+  description:
+    - V(true) when the answer to the stop was lost and the module concluded from the session's disappearance that
+      it took effect (a warning says so).
+  returned: when the answer was lost and the session was gone afterwards
+  type: bool
+  sample: true
+unknown_outcome_checks:
+  description: What the reads after a lost answer found, when they could not show that the stop took effect.
+  returned: failure, when the outcome is unknown
+  type: list
+  elements: str
+  sample: ["still connected after 1 seconds", "still connected after 3 seconds", "still connected after 7 seconds"]
 api_error:
   description: What ngrok (or the network) answered, when the module failed on an API request.
   returned: failure
