@@ -1,0 +1,153 @@
+# Copyright (c) community.ngrok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Test sessions for community.ngrok, run through antsibull-nox.
+
+Do not call nox directly in CI: use ``scripts/test``, which creates the tool
+venv, puts the right Python interpreters on PATH and prints the summary line.
+
+The sessions configured in ``antsibull-nox.toml`` (lint, docs-check,
+extra-checks, build-import-check) are added by ``load_antsibull_nox_toml()``.
+The ansible-test sessions are added here because antsibull-nox's own
+ansible-test sessions hard-code ``--docker`` and a GitHub download of
+ansible-core, neither of which is available on our CI machines.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import nox
+
+try:
+    import antsibull_nox
+except ImportError:
+    print("You need to install antsibull-nox in the same Python environment as nox.")
+    sys.exit(1)
+
+
+antsibull_nox.load_antsibull_nox_toml()
+
+ROOT = Path(__file__).resolve().parent
+
+# The ansible-core versions to test against, with the Python version used both
+# for the nox session venv (the ansible-test controller) and for
+# ``ansible-test --venv --python``. Add or remove entries to change the matrix;
+# scripts/test puts python3.X for each listed version on PATH.
+# ANSIBLE_CORE_MATRIX="2.19:3.11,2.21:3.12" overrides this list.
+DEFAULT_MATRIX = [
+    ("2.19", "3.11"),
+]
+
+TEST_KINDS = ("sanity", "units", "integration")
+
+# Text of the pip bootstrap stand-in (see _write_pip_bootstrap_stand_in).
+PIP_BOOTSTRAP_STAND_IN = '''\
+"""Offline stand-in for the get-pip.py script that ansible-test downloads.
+
+Written by community.ngrok's noxfile.py. ansible-test creates its venvs
+without pip, then runs this file as a script with pip install arguments.
+"""
+import subprocess
+import sys
+
+ARGS = [arg for arg in sys.argv[1:] if arg not in ("--no-setuptools", "--no-wheel")]
+subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"])
+sys.exit(subprocess.call([sys.executable, "-m", "pip", "install", *ARGS]))
+'''
+
+
+def _parse_matrix() -> list[tuple[str, str]]:
+    value = os.environ.get("ANSIBLE_CORE_MATRIX")
+    if not value:
+        return DEFAULT_MATRIX
+    result = []
+    for entry in value.split(","):
+        core, _sep, python = entry.strip().partition(":")
+        if not core or not python:
+            raise ValueError(f"ANSIBLE_CORE_MATRIX entry {entry!r} is not CORE:PYTHON")
+        result.append((core, python))
+    return result
+
+
+def _normalize_env_name(name: str) -> str:
+    """Same normalization nox applies to a session name to get its venv dir."""
+    name = re.sub(r"[^\w\s-]", "-", name).strip().lower()
+    return re.sub(r"[-\s]+", "-", name).strip("-")
+
+
+def _find_pip_pins(session_name: str) -> set[str]:
+    """Return the pip versions pinned by the ansible-test installed for a session."""
+    envdir_prefix = _normalize_env_name(session_name)
+    candidates = sorted(
+        (ROOT / ".nox").glob(
+            f"{envdir_prefix}*/lib/python*/site-packages/ansible_test/_internal/python_requirements.py"
+        )
+    )
+    if not candidates:
+        raise RuntimeError(f"ansible-test not found in the venv of session {session_name}")
+    pins: set[str] = set()
+    for candidate in candidates:
+        text = candidate.read_text(encoding="utf-8")
+        # default_packages = dict(pip='24.2', ...) plus per-Python overrides
+        pins.update(re.findall(r"""\bpip\s*=\s*['"]([0-9][0-9.]*)['"]""", text))
+        pins.update(re.findall(r"""['"]pip['"]\s*:\s*['"]([0-9][0-9.]*)['"]""", text))
+    if not pins:
+        raise RuntimeError(f"no pip pin found in {candidates}")
+    return pins
+
+
+def _write_pip_bootstrap_stand_in(session_name: str) -> None:
+    """Place get_pip_X_Y_Z.py where ansible-test looks before downloading it.
+
+    ansible-test --venv bootstraps pip with a script it downloads from
+    ci-files.testing.ansible.com, which CI cannot reach. The cache file lets it
+    skip the download.
+    """
+    cache = Path.home() / ".ansible" / "test" / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    for pin in sorted(_find_pip_pins(session_name)):
+        path = cache / f"get_pip_{pin.replace('.', '_')}.py"
+        if not path.exists() or path.read_text(encoding="utf-8") != PIP_BOOTSTRAP_STAND_IN:
+            path.write_text(PIP_BOOTSTRAP_STAND_IN, encoding="utf-8")
+        print(f"pip bootstrap stand-in for pip {pin}: {path}", flush=True)
+
+
+def _remove_test_output_tmp() -> None:
+    # antsibull-nox 1.10 crashes while copying tests/output/.tmp back after a
+    # passing --venv run; the callback runs in the collection copy's root.
+    shutil.rmtree(Path.cwd() / "tests" / "output" / ".tmp", ignore_errors=True)
+
+
+def _add_ansible_test_sessions() -> None:
+    for core, python in _parse_matrix():
+        for kind in TEST_KINDS:
+            name = f"ansible-test-{kind}-{core}"
+            params = [kind, "--venv", "--python", python, "-v"]
+            antsibull_nox.add_ansible_test_session(
+                name=name,
+                description=f"ansible-test {kind} with ansible-core {core} (Python {python}, --venv)",
+                ansible_test_params=params,
+                default=True,
+                ansible_core_version=core,
+                ansible_core_source="pypi",
+                handle_coverage="never",
+                callback_before=lambda name=name: _write_pip_bootstrap_stand_in(name),
+                callback_after=_remove_test_output_tmp,
+            )
+            # antsibull-nox gives the session a Python range; pin the exact
+            # interpreter so the controller and --python agree.
+            nox.registry.get()[name].python = python
+
+
+_add_ansible_test_sessions()
+
+
+# Allow running ``python noxfile.py`` as well as ``nox``.
+if __name__ == "__main__":
+    nox.main()
