@@ -146,6 +146,20 @@ class _MaybeSent(Exception):
     """The request may have reached ngrok; the answer was lost."""
 
 
+class _BearerAuth:
+    """requests auth callable: ``Authorization: Bearer <key>`` (the key is not in its repr)."""
+
+    def __init__(self, api_key: str) -> None:
+        self._header = "Bearer %s" % api_key
+
+    def __call__(self, request):
+        request.headers["Authorization"] = self._header
+        return request
+
+    def __repr__(self) -> str:
+        return "_BearerAuth(<hidden>)"
+
+
 def _origin(url: str) -> tuple:
     parts = urlsplit(url)
     return (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port)
@@ -170,8 +184,11 @@ class NgrokClient:
         self.requests_sent = 0
         self.retry_waits: list[float] = []
         self._session = requests.Session()
+        # Authenticate through session.auth, not a plain header: with no auth
+        # object set, requests would look up ~/.netrc and could replace the
+        # bearer token with a netrc password for the same host.
+        self._session.auth = _BearerAuth(api_key)
         self._session.headers.update({
-            "Authorization": "Bearer %s" % api_key,
             "Ngrok-Version": NGROK_API_VERSION,
             "Accept": "application/json",
             "User-Agent": user_agent or default_user_agent(),
