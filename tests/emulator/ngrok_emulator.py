@@ -67,9 +67,7 @@ def _b62(value, width=27):
 
 def _ticks(epoch):
     sec = int(epoch)
-    micro = int(round((epoch - sec) * 1000000))
-    if micro > 999999:
-        micro = 999999
+    micro = min(int(round((epoch - sec) * 1000000)), 999999)
     sec = max(0, min(sec - _KSUID_EPOCH, 0xFFFFFFFF))
     # 32 bits of seconds since the KSUID epoch (like a KSUID), 20 bits of microseconds,
     # 20 bits of sequence: 72 bits, followed by 88 random bits (160 bits -> 27 base62 chars).
@@ -687,8 +685,33 @@ SPEC_FIELDS = frozenset((
 class _Agent:
     __slots__ = ("agent_id", "metadata", "os", "ip", "region", "agent_version", "credential_id", "transport",
                  "reconnect", "reconnect_delay", "restart_on_stop", "fail_restart", "fail_stop", "fail_update",
-                 "update_to", "session_id", "started_at", "started_text", "started_epoch", "history", "state",
+                 "update_to", "session_id", "started_at", "started_text", "history", "state",
                  "gen", "due", "filter_view")
+
+    def __init__(self, agent_id):
+        self.agent_id = agent_id
+        self.metadata = ""
+        self.os = "linux"
+        self.ip = ""
+        self.region = "us"
+        self.agent_version = DEFAULT_AGENT_VERSION
+        self.credential_id = ""
+        self.transport = "ngrok/2"
+        self.reconnect = True
+        self.reconnect_delay = None
+        self.restart_on_stop = False
+        self.fail_restart = None
+        self.fail_stop = None
+        self.fail_update = None
+        self.update_to = None
+        self.session_id = None
+        self.started_at = None
+        self.started_text = None
+        self.history = []
+        self.state = "new"
+        self.gen = 0
+        self.due = None
+        self.filter_view = None
 
     def as_info(self, now):
         info = {"agent_id": self.agent_id, "metadata": self.metadata, "os": self.os, "state": self.state,
@@ -841,7 +864,6 @@ class State:
         metadata = spec.get("metadata") or ""
         if len(metadata) > 4096:
             raise ControlError(400, "metadata is longer than 4096 characters")
-        agent = _Agent()
         agent_id = spec.get("agent_id")
         if agent_id is None:
             self.agent_seq += 1
@@ -852,7 +874,7 @@ class State:
         elif agent_id in self.agents and self.agents[agent_id].state != "gone" or agent_id in seen_agents:
             raise ControlError(409, "agent_id %s is already in use" % agent_id)
         seen_agents.add(agent_id)
-        agent.agent_id = agent_id
+        agent = _Agent(agent_id)
         agent.metadata = metadata
         agent.os = spec.get("os") or "linux"
         if spec.get("ip"):
@@ -871,15 +893,6 @@ class State:
         agent.fail_stop = _failure(spec, "fail_stop")
         agent.fail_update = _failure(spec, "fail_update")
         agent.update_to = spec.get("update_to")
-        agent.session_id = None
-        agent.started_at = None
-        agent.started_text = None
-        agent.started_epoch = None
-        agent.history = []
-        agent.state = "new"
-        agent.gen = 0
-        agent.due = None
-        agent.filter_view = None
         return agent, session_id, started
 
     def remove(self, key, now=None):
@@ -1408,6 +1421,7 @@ class _Handler(BaseHTTPRequestHandler):
         if method != allowed:
             raise ApiError(405, None, "Method not allowed: %s %s (allowed: %s)." % (method, path, allowed), {"Allow": allowed})
         base = self._base()
+        body = None
         if action:
             self._check_json_body(raw)
         if session_id is None:
@@ -1598,7 +1612,7 @@ class Emulator:
 
     def _serve(self):
         try:
-            self.server.serve_forever(poll_interval=0.1)
+            self.server.serve_forever(poll_interval=0.05)
         finally:
             self._stopped.set()
 
@@ -1609,10 +1623,10 @@ class Emulator:
         interval = max(0.01, min(1.0, min(limits) / 10.0))
         while not self._stopped.wait(interval):
             now = time.monotonic()
-            if self.max_lifetime > 0 and now - self._started >= self.max_lifetime:
+            if 0 < self.max_lifetime <= now - self._started:
                 self.stop("max-lifetime of %gs reached" % self.max_lifetime)
                 return
-            if self.idle_timeout > 0 and now - self._last_request >= self.idle_timeout:
+            if 0 < self.idle_timeout <= now - self._last_request:
                 self.stop("idle for %gs" % self.idle_timeout)
                 return
 

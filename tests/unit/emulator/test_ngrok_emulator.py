@@ -1,0 +1,728 @@
+# Copyright (c) community.ngrok contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Tests of the ngrok TunnelSessions emulator (tests/emulator/ngrok_emulator.py), stdlib clients only."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+
+EMULATOR_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "emulator"))
+EMULATOR_SCRIPT = os.path.join(EMULATOR_DIR, "ngrok_emulator.py")
+if EMULATOR_DIR not in sys.path:
+    sys.path.insert(0, EMULATOR_DIR)
+
+import ngrok_emulator  # noqa: E402 pylint: disable=wrong-import-position,import-error
+
+KEY = "test-api-key"
+ID_RE = re.compile(r"^ts_[0-9A-Za-z]{27}$")
+OP_RE = re.compile(r"^op_[0-9A-Za-z]{27}$")
+CR_RE = re.compile(r"^cr_[0-9A-Za-z]{27}$")
+TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+SESSION_KEYS = {"agent_version", "credential", "id", "ip", "metadata", "os", "region", "started_at", "transport", "uri"}
+_DEFAULT = object()
+
+
+class Response:
+    def __init__(self, status, headers, raw):
+        self.status = status
+        self.headers = headers
+        self.raw = raw
+        try:
+            self.json = json.loads(raw.decode()) if raw else None
+        except ValueError:
+            self.json = None
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+
+def request(emu, method, path, body=_DEFAULT, headers=None, auth=_DEFAULT, version="2", ctype=_DEFAULT, timeout=10):
+    """One request on a fresh connection. body: bytes/str/obj; default {} for POST."""
+    hdrs = {}
+    if auth is _DEFAULT:
+        auth = "Bearer " + KEY
+    if auth is not None:
+        hdrs["Authorization"] = auth
+    if version is not None:
+        hdrs["Ngrok-Version"] = version
+    if body is _DEFAULT:
+        body = {} if method == "POST" else None
+    if body is not None and not isinstance(body, (bytes, str)):
+        body = json.dumps(body)
+    if isinstance(body, str):
+        body = body.encode()
+    if ctype is _DEFAULT:
+        ctype = "application/json" if body is not None else None
+    if ctype is not None:
+        hdrs["Content-Type"] = ctype
+    hdrs.update(headers or {})
+    split = urlsplit(path)
+    if split.scheme:
+        path = split.path + ("?" + split.query if split.query else "")
+    conn = http.client.HTTPConnection("127.0.0.1", emu.port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=hdrs)
+        resp = conn.getresponse()
+        raw = resp.read()
+        return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, raw)
+    finally:
+        conn.close()
+
+
+def control(emu, method, path, body=None):
+    return request(emu, method, "/_emulator/" + path, body=body if body is not None else (b"" if method == "POST" else None),
+                   auth=None, version=None)
+
+
+def add(emu, *specs):
+    resp = control(emu, "POST", "sessions", list(specs))
+    assert resp.status == 200, resp.json
+    return resp.json["tunnel_sessions"]
+
+
+def list_all(emu, query=""):
+    resp = request(emu, "GET", "/tunnel_sessions" + query)
+    assert resp.status == 200, resp.json
+    return resp.json["tunnel_sessions"]
+
+
+def by_metadata(emu, metadata):
+    return [s for s in list_all(emu) if s.get("metadata") == metadata]
+
+
+def wait_for(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met within %ss" % timeout)
+        time.sleep(0.01)
+
+
+def assert_error(resp, status, code):
+    assert resp.status == status, (resp.status, resp.json)
+    body = resp.json
+    assert body["status_code"] == status
+    assert body["error_code"] == code
+    assert isinstance(body["msg"], str) and body["msg"]
+    assert OP_RE.match(body["details"]["operation_id"])
+    assert resp.header("ngrok-operation-id") == body["details"]["operation_id"]
+    assert resp.header("content-type") == "application/json"
+
+
+def flist(emu, expr):
+    resp = request(emu, "GET", "/tunnel_sessions?" + urlencode({"filter": expr}))
+    return resp
+
+
+@pytest.fixture
+def emu():
+    emulator = ngrok_emulator.Emulator(reconnect_delay=0, rate_limit=0, idle_timeout=120, max_lifetime=600).start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture
+def fleet(emu):
+    add(emu,
+        {"metadata": "web-01", "os": "linux", "region": "us", "started_at": "2025-10-01T08:00:00Z", "agent_version": "3.20.0"},
+        {"metadata": "web-02", "os": "linux", "region": "eu", "started_at": "2025-10-02T08:00:00Z", "agent_version": "3.19.1"},
+        {"metadata": "db-01", "os": "darwin", "region": "eu", "started_at": "2025-10-03T08:00:00Z", "credential_id": "cr_2dbCREDENTIAL0000000000000A"},
+        {"metadata": "win-01", "os": "windows", "region": "ap", "started_at": "2025-10-04T08:00:00Z", "restart_on_stop": True},
+        {"os": "linux", "region": "us", "started_at": "2025-10-05T08:00:00Z"},
+        {"metadata": "ssh-01", "transport": "ssh", "started_at": "2025-10-06T08:00:00Z"})
+    return emu
+
+
+# --------------------------------------------------------------------------- unit-level
+
+
+def test_ids_are_time_sortable_and_well_formed():
+    older = ngrok_emulator.new_id("ts", 1700000000.0)
+    newer = ngrok_emulator.new_id("ts", 1700000001.0)
+    assert ID_RE.match(older) and ID_RE.match(newer)
+    assert older < newer
+    gen = ngrok_emulator._MonotonicIds()  # pylint: disable=protected-access
+    now = time.time()
+    ids = [gen.new("ts", now) for _ in range(200)]
+    assert ids == sorted(ids) and len(set(ids)) == 200
+    assert CR_RE.match(ngrok_emulator.new_id("cr"))
+
+
+def test_compile_filter_directly():
+    view = {"id": "ts_x", "metadata": "a", "agent_version": "3", "ip": "1", "os": "linux", "region": "us",
+            "started_at": ngrok_emulator._StartedAt(  # pylint: disable=protected-access
+                ngrok_emulator.parse_rfc3339("2025-01-01T00:00:00Z"), "2025-01-01T00:00:00Z"),
+            "credential": ngrok_emulator._Credential("cr_1", "/credentials/cr_1")}  # pylint: disable=protected-access
+    assert ngrok_emulator.compile_filter('obj.os == "linux" && size(obj.metadata) == 1')(view)
+    assert ngrok_emulator.compile_filter('obj.metadata.size() < 2 && -1 < 0')(view)
+    assert not ngrok_emulator.compile_filter('obj.started_at > timestamp("2025-01-01T00:00:00+00:00")')(view)
+    assert ngrok_emulator.compile_filter('obj.started_at == "2025-01-01T00:00:00Z"')(view)
+    assert ngrok_emulator.compile_filter('obj.credential == "cr_1" && obj.credential.id in ["cr_1"]')(view)
+    with pytest.raises(ngrok_emulator.CelError):
+        ngrok_emulator.compile_filter("(" * 200 + "true" + ")" * 200)
+
+
+# --------------------------------------------------------------------------- auth, version, body
+
+
+def test_auth_and_version_errors(fleet):
+    assert_error(request(fleet, "GET", "/tunnel_sessions", auth=None), 401, "ERR_NGROK_200")
+    assert_error(request(fleet, "GET", "/tunnel_sessions", auth="Basic dGVzdDp0ZXN0"), 401, "ERR_NGROK_201")
+    assert_error(request(fleet, "GET", "/tunnel_sessions", auth=KEY), 401, "ERR_NGROK_201")
+    assert_error(request(fleet, "GET", "/tunnel_sessions", auth="Bearer nope"), 401, "ERR_NGROK_203")
+    # auth is checked before the version header, and on unknown paths too
+    assert_error(request(fleet, "GET", "/nowhere", auth="Bearer nope", version=None), 401, "ERR_NGROK_203")
+    assert_error(request(fleet, "GET", "/tunnel_sessions", version=None), 400, "ERR_NGROK_218")
+    assert_error(request(fleet, "GET", "/tunnel_sessions", version="1"), 400, "ERR_NGROK_217")
+    assert request(fleet, "GET", "/tunnel_sessions", auth="bearer " + KEY).status == 200
+
+
+def test_extra_api_keys_and_config_hides_keys(emu):
+    resp = control(emu, "POST", "config", {"api_keys": ["k1", "k2"]})
+    assert resp.status == 200 and "api_keys" not in resp.json and resp.json["api_key_count"] == 2
+    assert request(emu, "GET", "/tunnel_sessions", auth="Bearer k2").status == 200
+    assert_error(request(emu, "GET", "/tunnel_sessions"), 401, "ERR_NGROK_203")
+    cfg = control(emu, "GET", "config").json
+    assert "k1" not in json.dumps(cfg)
+    assert control(emu, "POST", "config", {"rate_limit": "x"}).status == 400
+    assert control(emu, "POST", "config", {"bogus": 1}).status == 400
+    control(emu, "POST", "reset")
+    assert request(emu, "GET", "/tunnel_sessions").status == 200
+
+
+def test_content_type_and_body_errors(fleet):
+    sid = by_metadata(fleet, "web-01")[0]["id"]
+    path = "/tunnel_sessions/%s/update" % sid
+    assert_error(request(fleet, "POST", path, body=None, ctype=None), 400, "ERR_NGROK_216")
+    assert_error(request(fleet, "POST", path, body="{}", ctype="text/plain"), 400, "ERR_NGROK_216")
+    assert_error(request(fleet, "POST", path, body="{not json"), 400, "ERR_NGROK_213")
+    assert_error(request(fleet, "POST", path, body=b""), 400, "ERR_NGROK_213")
+    assert_error(request(fleet, "POST", path, body="[]"), 400, "ERR_NGROK_213")
+    # errors are answered before the session is looked up
+    assert_error(request(fleet, "POST", "/tunnel_sessions/ts_nope/stop", body=None, ctype=None), 400, "ERR_NGROK_216")
+    assert request(fleet, "POST", path, body='{"id": "%s"}' % sid, ctype="application/json; charset=utf-8").status == 204
+
+
+def test_not_found_and_method_not_allowed(fleet):
+    for path in ("/nowhere", "/tunnel_sessions/ts_0000000000000000000000000000", "/tunnel_sessions/x/y/z",
+                 "/tunnel_sessions/ts_0000000000000000000000000000/restart"):
+        method = "POST" if path.endswith("restart") else "GET"
+        resp = request(fleet, method, path)
+        assert resp.status == 404
+        assert set(resp.json) == {"details", "msg", "status_code"}
+        assert resp.json["msg"] == "Resource not found" and resp.json["status_code"] == 404
+        assert OP_RE.match(resp.json["details"]["operation_id"])
+    resp = request(fleet, "DELETE", "/tunnel_sessions")
+    assert resp.status == 405 and resp.json["status_code"] == 405 and resp.header("allow") == "GET"
+    sid = list_all(fleet)[0]["id"]
+    assert request(fleet, "GET", "/tunnel_sessions/%s/restart" % sid).status == 405
+    assert request(fleet, "POST", "/tunnel_sessions/%s" % sid).status == 405
+
+
+# --------------------------------------------------------------------------- resource shape, list, paging
+
+
+def test_session_shape_and_uris(fleet):
+    sessions = list_all(fleet)
+    assert len(sessions) == 6
+    for sess in sessions:
+        assert set(sess) <= SESSION_KEYS and set(sess) >= SESSION_KEYS - {"metadata"}
+        assert ID_RE.match(sess["id"]) and CR_RE.match(sess["credential"]["id"]) or sess["credential"]["id"].startswith("cr_")
+        assert TIME_RE.match(sess["started_at"])
+        assert sess["uri"] == "http://127.0.0.1:%d/tunnel_sessions/%s" % (fleet.port, sess["id"])
+        assert sess["credential"]["uri"].endswith("/credentials/" + sess["credential"]["id"])
+    no_meta = [s for s in sessions if "metadata" not in s]
+    assert len(no_meta) == 1 and no_meta[0]["started_at"] == "2025-10-05T08:00:00Z"
+    one = request(fleet, "GET", "/tunnel_sessions/" + sessions[0]["id"], headers={"Host": "api.example.test"})
+    assert one.status == 200 and one.json["uri"] == "http://api.example.test/tunnel_sessions/" + sessions[0]["id"]
+    assert one.json["transport"] == "ssh" and one.json["agent_version"] == "3.20.0"
+    # newest first
+    assert [s["started_at"] for s in sessions] == sorted((s["started_at"] for s in sessions), reverse=True)
+    assert [s["id"] for s in sessions] == sorted((s["id"] for s in sessions), reverse=True)
+
+
+def test_paging_across_three_pages(emu):
+    add(emu, *[{"metadata": "m-%d" % i} for i in range(7)])
+    seen = []
+    resp = request(emu, "GET", "/tunnel_sessions?limit=3")
+    pages = 0
+    while True:
+        pages += 1
+        assert resp.status == 200
+        assert resp.json["uri"] == "http://127.0.0.1:%d/tunnel_sessions" % emu.port
+        seen.extend(s["metadata"] for s in resp.json["tunnel_sessions"])
+        nxt = resp.json["next_page_uri"]
+        if nxt is None:
+            break
+        assert nxt.startswith("http://127.0.0.1:%d/tunnel_sessions?before_id=ts_" % emu.port) and "limit=3" in nxt
+        resp = request(emu, "GET", nxt)
+    assert pages == 3
+    assert seen == ["m-%d" % i for i in range(6, -1, -1)]
+    # exact page boundary: 6 items, limit 3 -> the second page is the last
+    resp = request(emu, "GET", "/tunnel_sessions?limit=3&before_id=" + list_all(emu)[-1]["id"])
+    assert resp.json["tunnel_sessions"] == [] and resp.json["next_page_uri"] is None
+    assert request(emu, "GET", "/tunnel_sessions?limit=7").json["next_page_uri"] is None
+    assert len(request(emu, "GET", "/tunnel_sessions?limit=100").json["tunnel_sessions"]) == 7
+
+
+def test_default_limit_is_100(emu):
+    add(emu, *[{} for _ in range(105)])
+    resp = request(emu, "GET", "/tunnel_sessions")
+    assert len(resp.json["tunnel_sessions"]) == 100
+    assert "limit" not in resp.json["next_page_uri"]
+    assert len(request(emu, "GET", resp.json["next_page_uri"]).json["tunnel_sessions"]) == 5
+
+
+@pytest.mark.parametrize("limit", ["0", "101", "-1", "abc", "1.5", "%2B5", "1e2", "x1"])
+def test_limit_errors(emu, limit):
+    assert_error(request(emu, "GET", "/tunnel_sessions?limit=" + limit), 400, "ERR_NGROK_233")
+
+
+# --------------------------------------------------------------------------- CEL filter
+
+
+@pytest.mark.parametrize("expr, expected", [
+    ('obj.metadata == "web-01"', {"web-01"}),
+    ("obj.metadata == 'web-02'", {"web-02"}),
+    ('obj.os == "linux" && obj.region == "eu"', {"web-02"}),
+    ('obj.os == "darwin" || obj.os == "windows"', {"db-01", "win-01"}),
+    ('!(obj.os == "linux")', {"db-01", "win-01"}),
+    ('obj.metadata in ["web-01", "db-01", "nope"]', {"web-01", "db-01"}),
+    ('obj.started_at < timestamp("2025-10-02T12:00:00Z")', {"web-01", "web-02"}),
+    ('obj.started_at >= timestamp("2025-10-04T10:00:00+02:00") && obj.metadata != ""', {"win-01", "ssh-01"}),
+    ('obj.started_at <= "2025-10-01T08:00:00Z"', {"web-01"}),
+    ('obj.credential.id == "cr_2dbCREDENTIAL0000000000000A"', {"db-01"}),
+    ('obj.credential == "cr_2dbCREDENTIAL0000000000000A"', {"db-01"}),
+    ('obj.metadata == ""', {""}),
+    ('size(obj.metadata) == 6 && obj.agent_version < "3.20"', {"web-02"}),
+    ('obj.metadata.size() > 5 && (obj.region == "us" || obj.region == "ap")', {"web-01", "win-01", "ssh-01"}),
+    ('true', {"web-01", "web-02", "db-01", "win-01", "", "ssh-01"}),
+    ('obj.metadata == "x\\" || obj.os == \\"linux"', set()),
+    ("obj.metadata == 'x\\' || obj.os == \\'linux'", set()),
+])
+def test_filter(fleet, expr, expected):
+    resp = flist(fleet, expr)
+    assert resp.status == 200, resp.json
+    assert {s.get("metadata", "") for s in resp.json["tunnel_sessions"]} == expected
+
+
+def test_filter_by_id_and_paging_keeps_filter(fleet):
+    target = by_metadata(fleet, "db-01")[0]["id"]
+    assert [s["id"] for s in flist(fleet, 'obj.id == "%s"' % target).json["tunnel_sessions"]] == [target]
+    expr = 'obj.os == "linux"'
+    resp = request(fleet, "GET", "/tunnel_sessions?" + urlencode({"filter": expr, "limit": 1}))
+    names = []
+    while True:
+        names.extend(s.get("metadata", "") for s in resp.json["tunnel_sessions"])
+        if resp.json["next_page_uri"] is None:
+            break
+        assert "filter=" in resp.json["next_page_uri"]
+        resp = request(fleet, "GET", resp.json["next_page_uri"])
+    assert names == ["ssh-01", "", "web-02", "web-01"]
+
+
+@pytest.mark.parametrize("expr", [
+    'obj.metadata = "x"', 'obj.metadata ==', 'obj.hostname == "x"', 'metadata == "x"', 'obj.metadata == "x',
+    'matches(obj.metadata, "x")', 'obj.metadata.matches("x")', 'obj.metadata[0] == "x"', 'obj.metadata == 1',
+    'obj.started_at < timestamp("yesterday")', 'obj.started_at < 5', 'obj.os', '"a" < "b" < "c"', 'obj.os in "linux"',
+    '!obj.os', 'obj.os == "a" && 1', 'size(1) == 1', 'timestamp(1) < obj.started_at', 'obj.credential.secret == ""',
+    'obj.credential < "x"', 'obj.metadata == "\\q"', '1.5 == 1', 'obj.os == "linux" )', 'null == obj.os',
+])
+def test_filter_invalid(fleet, expr):
+    resp = flist(fleet, expr)
+    assert_error(resp, 400, "ERR_NGROK_250")
+    assert resp.json["msg"].startswith("Invalid CEL query")
+
+
+# --------------------------------------------------------------------------- restart / stop / update
+
+
+def test_restart_reconnects_with_new_id(fleet):
+    before = by_metadata(fleet, "web-01")[0]
+    resp = request(fleet, "POST", "/tunnel_sessions/%s/restart" % before["id"])
+    assert resp.status == 204 and resp.raw == b"" and OP_RE.match(resp.header("ngrok-operation-id"))
+    assert request(fleet, "GET", "/tunnel_sessions/" + before["id"]).status == 404
+    after = wait_for(lambda: by_metadata(fleet, "web-01"))[0]
+    assert after["id"] != before["id"] and after["id"] > before["id"]
+    assert after["started_at"] > before["started_at"]
+    for field in ("credential", "metadata", "ip", "os", "region", "agent_version", "transport"):
+        assert after[field] == before[field]
+    assert list_all(fleet)[0]["id"] == after["id"]  # newest first
+    history = control(fleet, "GET", "sessions").json["history"]
+    assert [before["id"], after["id"]] in history.values()
+
+
+def test_restart_with_reconnect_delay_is_pending_then_back(emu):
+    sess = add(emu, {"metadata": "slow", "reconnect_delay": 0.3})[0]
+    assert request(emu, "POST", "/tunnel_sessions/%s/restart" % sess["id"]).status == 204
+    assert by_metadata(emu, "slow") == []
+    state = control(emu, "GET", "sessions").json
+    assert [p["metadata"] for p in state["pending"]] == ["slow"] and state["pending"][0]["previous_id"] == sess["id"]
+    back = wait_for(lambda: by_metadata(emu, "slow"))[0]
+    assert back["id"] != sess["id"]
+    assert control(emu, "GET", "sessions").json["pending"] == []
+
+
+def test_restart_windows_and_ssh_refused(fleet):
+    win = by_metadata(fleet, "win-01")[0]
+    resp = request(fleet, "POST", "/tunnel_sessions/%s/restart" % win["id"])
+    assert_error(resp, 400, "ERR_NGROK_804")
+    assert "Windows" in resp.json["msg"]
+    ssh = by_metadata(fleet, "ssh-01")[0]
+    assert_error(request(fleet, "POST", "/tunnel_sessions/%s/restart" % ssh["id"]), 400, "ERR_NGROK_1122")
+    assert_error(request(fleet, "POST", "/tunnel_sessions/%s/update" % ssh["id"]), 400, "ERR_NGROK_1121")
+    assert request(fleet, "GET", "/tunnel_sessions/" + win["id"]).status == 200
+    assert request(fleet, "GET", "/tunnel_sessions/" + ssh["id"]).status == 200
+
+
+def test_restart_without_reconnect_never_returns(emu):
+    sess = add(emu, {"metadata": "lost", "reconnect": False})[0]
+    assert request(emu, "POST", "/tunnel_sessions/%s/restart" % sess["id"]).status == 204
+    assert by_metadata(emu, "lost") == []
+    assert control(emu, "GET", "sessions").json["pending"] == []
+
+
+def test_stop_and_windows_service_restart(fleet):
+    web = by_metadata(fleet, "web-02")[0]
+    assert request(fleet, "POST", "/tunnel_sessions/%s/stop" % web["id"]).status == 204
+    assert by_metadata(fleet, "web-02") == []
+    win = by_metadata(fleet, "win-01")[0]
+    assert request(fleet, "POST", "/tunnel_sessions/%s/stop" % win["id"]).status == 204
+    back = wait_for(lambda: by_metadata(fleet, "win-01"))[0]
+    assert back["id"] != win["id"] and back["credential"] == win["credential"]
+    assert by_metadata(fleet, "web-02") == []
+
+
+def test_update_keeps_session(fleet):
+    web = by_metadata(fleet, "web-01")[0]
+    assert request(fleet, "POST", "/tunnel_sessions/%s/update" % web["id"]).status == 204
+    now = request(fleet, "GET", "/tunnel_sessions/" + web["id"]).json
+    assert now["agent_version"] == "3.21.0" and now["id"] == web["id"]
+    resp = request(fleet, "POST", "/tunnel_sessions/%s/update" % web["id"])
+    assert_error(resp, 400, "ERR_NGROK_809")
+    sess = add(fleet, {"metadata": "custom", "update_to": "3.30.1"})[0]
+    assert request(fleet, "POST", "/tunnel_sessions/%s/update" % sess["id"]).status == 204
+    assert request(fleet, "GET", "/tunnel_sessions/" + sess["id"]).json["agent_version"] == "3.30.1"
+    # the restarted agent keeps the new version
+    assert request(fleet, "POST", "/tunnel_sessions/%s/restart" % web["id"]).status == 204
+    assert wait_for(lambda: by_metadata(fleet, "web-01"))[0]["agent_version"] == "3.21.0"
+
+
+def test_per_agent_failures(emu):
+    bad = add(emu, {"metadata": "bad", "fail_restart": "ERR_NGROK_808", "fail_stop": "ERR_NGROK_807",
+                    "fail_update": {"error_code": "ERR_NGROK_810", "count": 1}})[0]
+    assert_error(request(emu, "POST", "/tunnel_sessions/%s/restart" % bad["id"]), 500, "ERR_NGROK_808")
+    assert_error(request(emu, "POST", "/tunnel_sessions/%s/stop" % bad["id"]), 500, "ERR_NGROK_807")
+    assert_error(request(emu, "POST", "/tunnel_sessions/%s/update" % bad["id"]), 502, "ERR_NGROK_810")
+    assert request(emu, "POST", "/tunnel_sessions/%s/update" % bad["id"]).status == 204
+    assert by_metadata(emu, "bad")[0]["id"] == bad["id"]
+    once = add(emu, {"metadata": "once", "fail_restart": {"error_code": "ERR_NGROK_804", "count": 1, "msg": "nope"}})[0]
+    resp = request(emu, "POST", "/tunnel_sessions/%s/restart" % once["id"])
+    assert_error(resp, 400, "ERR_NGROK_804")
+    assert resp.json["msg"] == "nope"
+    assert request(emu, "POST", "/tunnel_sessions/%s/restart" % once["id"]).status == 204
+
+
+# --------------------------------------------------------------------------- rate limit
+
+
+def test_rate_limit(emu):
+    control(emu, "POST", "config", {"rate_limit": 3, "rate_window": 60, "retry_after": True, "api_keys": [KEY, "other"]})
+    for _ in range(3):
+        assert request(emu, "GET", "/tunnel_sessions").status == 200
+    resp = request(emu, "GET", "/tunnel_sessions", auth="Bearer other")  # one account: keys share the bucket
+    assert_error(resp, 429, "ERR_NGROK_226")
+    assert 55 <= int(resp.header("retry-after")) <= 60
+    assert control(emu, "GET", "health").status == 200  # control paths are not limited
+    control(emu, "POST", "config", {"retry_after": False})
+    resp = request(emu, "GET", "/tunnel_sessions")
+    assert resp.status == 429 and resp.header("retry-after") is None
+    # bad credentials are answered before the limiter
+    assert_error(request(emu, "GET", "/tunnel_sessions", auth="Bearer bad"), 401, "ERR_NGROK_203")
+    control(emu, "POST", "config", {"rate_scope": "key"})
+    assert request(emu, "GET", "/tunnel_sessions", auth="Bearer other").status == 200
+
+
+def test_rate_limit_window_rolls_and_429_does_not_count(emu):
+    control(emu, "POST", "config", {"rate_limit": 2, "rate_window": 0.4, "retry_after": True})
+    assert request(emu, "GET", "/tunnel_sessions").status == 200
+    assert request(emu, "GET", "/tunnel_sessions").status == 200
+    resp = request(emu, "GET", "/tunnel_sessions")
+    assert resp.status == 429 and resp.header("retry-after") == "1"
+    wait_for(lambda: request(emu, "GET", "/tunnel_sessions").status == 200, timeout=3)
+
+
+# --------------------------------------------------------------------------- faults
+
+
+def fault(emu, **spec):
+    resp = control(emu, "POST", "faults", spec)
+    assert resp.status == 200, resp.json
+    return resp.json["faults"][0]
+
+
+def test_fault_respond_standard_and_custom(fleet):
+    sid = by_metadata(fleet, "web-01")[0]["id"]
+    fault(fleet, method="POST", path=r"/tunnel_sessions/[^/]+/restart", status=503)
+    assert_error_no_code = request(fleet, "POST", "/tunnel_sessions/%s/restart" % sid)
+    assert assert_error_no_code.status == 503 and assert_error_no_code.json["status_code"] == 503
+    assert by_metadata(fleet, "web-01")[0]["id"] == sid  # not applied
+    fault(fleet, method="GET", path="/tunnel_sessions", status=429, headers={"Retry-After": "2"}, count=2)
+    for _ in range(2):
+        resp = request(fleet, "GET", "/tunnel_sessions")
+        assert_error(resp, 429, "ERR_NGROK_226")
+        assert resp.header("retry-after") == "2"
+    assert request(fleet, "GET", "/tunnel_sessions").status == 200
+    fault(fleet, path="/tunnel_sessions", status=200, body={"tunnel_sessions": [], "uri": "x", "next_page_uri": None})
+    assert request(fleet, "GET", "/tunnel_sessions", auth=None).json["tunnel_sessions"] == []  # before auth
+    fault(fleet, path="/tunnel_sessions", status=500, body="<html>oops</html>")
+    assert request(fleet, "GET", "/tunnel_sessions").raw == b"<html>oops</html>"
+
+
+def test_fault_respond_after_applying(fleet):
+    sid = by_metadata(fleet, "web-01")[0]["id"]
+    fault(fleet, method="POST", path=r"/tunnel_sessions/[^/]+/restart", status=502, apply=True, error_code="ERR_NGROK_810")
+    assert_error(request(fleet, "POST", "/tunnel_sessions/%s/restart" % sid), 502, "ERR_NGROK_810")
+    assert wait_for(lambda: by_metadata(fleet, "web-01"))[0]["id"] != sid
+
+
+def test_fault_drop_before_and_after(fleet):
+    sid = by_metadata(fleet, "web-01")[0]["id"]
+    fault(fleet, method="POST", path=r"/tunnel_sessions/[^/]+/stop", action="drop_before")
+    with pytest.raises((http.client.HTTPException, ConnectionError)):
+        request(fleet, "POST", "/tunnel_sessions/%s/stop" % sid)
+    assert by_metadata(fleet, "web-01")[0]["id"] == sid
+    fault(fleet, method="POST", path=r"/tunnel_sessions/[^/]+/stop", action="drop_after")
+    with pytest.raises((http.client.HTTPException, ConnectionError)):
+        request(fleet, "POST", "/tunnel_sessions/%s/stop" % sid)
+    assert by_metadata(fleet, "web-01") == []
+    log = [e for e in control(fleet, "GET", "requests").json["requests"] if e["path"].endswith("/stop")]
+    assert [e["status"] for e in log] == ["dropped", "dropped"]
+    assert log[-1]["fault"].startswith("drop_after")
+
+
+def test_fault_delay_causes_read_timeout_then_applies(fleet):
+    sid = by_metadata(fleet, "web-01")[0]["id"]
+    fault(fleet, method="POST", path=r"/tunnel_sessions/[^/]+/restart", action="delay", delay=0.5, name="slow-restart")
+    with pytest.raises(socket.timeout):
+        request(fleet, "POST", "/tunnel_sessions/%s/restart" % sid, timeout=0.1)
+    wait_for(lambda: by_metadata(fleet, "web-01") and by_metadata(fleet, "web-01")[0]["id"] != sid)
+    entry = wait_for(lambda: [e for e in control(fleet, "GET", "requests").json["requests"] if e["fault"] == "slow-restart"])[0]
+    assert entry["path"].endswith("/restart")
+    fault(fleet, method="GET", action="delay", delay=0.2)
+    started = time.monotonic()
+    assert request(fleet, "GET", "/tunnel_sessions").status == 200
+    assert time.monotonic() - started >= 0.2
+
+
+def test_fault_slow_body_and_big_body(fleet):
+    fault(fleet, method="GET", path="/tunnel_sessions", action="slow_body", delay=0.4)
+    started = time.monotonic()
+    resp = request(fleet, "GET", "/tunnel_sessions")
+    assert time.monotonic() - started >= 0.35
+    assert resp.status == 200 and len(resp.json["tunnel_sessions"]) == 6
+    fault(fleet, method="GET", path="/tunnel_sessions", action="big_body", size=2 * 1024 * 1024)
+    resp = request(fleet, "GET", "/tunnel_sessions")
+    assert resp.status == 200 and abs(len(resp.raw) - 2 * 1024 * 1024) < 10
+    assert resp.json["tunnel_sessions"] == []
+
+
+def test_fault_listing_and_validation(emu):
+    fault(emu, path="/a", count=3)
+    fault(emu, path="/b", count=None)
+    listed = control(emu, "GET", "faults").json["faults"]
+    assert [(f["path"], f["remaining"]) for f in listed] == [("/a", 3), ("/b", None)]
+    for _ in range(5):
+        assert request(emu, "GET", "/b").status == 500
+    assert control(emu, "DELETE", "faults").status == 200
+    assert control(emu, "GET", "faults").json["faults"] == []
+    assert control(emu, "POST", "faults", {"action": "explode"}).status == 400
+    assert control(emu, "POST", "faults", {"path": "("}).status == 400
+    assert control(emu, "POST", "faults", {"paht": "/x"}).status == 400
+
+
+# --------------------------------------------------------------------------- request log, control API
+
+
+def test_request_log_masks_key(emu):
+    control(emu, "POST", "config", {"api_keys": [KEY, "s3cr3t-key-value"]})
+    sess = add(emu, {"metadata": "m"})[0]
+    request(emu, "GET", "/tunnel_sessions?limit=5&filter=" + "obj.os%20%3D%3D%20%22linux%22", auth="Bearer s3cr3t-key-value")
+    request(emu, "GET", "/tunnel_sessions", auth="Bearer wrong-key")
+    request(emu, "POST", "/tunnel_sessions/%s/update" % sess["id"], body={"note": "s3cr3t-key-value"}, auth="Bearer s3cr3t-key-value")
+    raw = control(emu, "GET", "requests").raw.decode()
+    assert "s3cr3t-key-value" not in raw
+    log = json.loads(raw)["requests"]
+    assert len(log) == 3  # control requests are not logged
+    first, second, third = log
+    assert first["headers"]["authorization"] == "Bearer <valid>"
+    assert first["query"] == {"limit": ["5"], "filter": ['obj.os == "linux"']}
+    assert first["method"] == "GET" and first["path"] == "/tunnel_sessions" and first["status"] == 200 and first["body"] is None
+    assert second["headers"]["authorization"] == "Bearer <invalid>" and second["status"] == 401
+    assert third["status"] == 204 and third["body"] == '{"note": "<redacted>"}' and third["fault"] is None
+    assert third["headers"]["ngrok-version"] == "2"
+    assert first["seq"] < second["seq"] < third["seq"] and isinstance(first["time"], float)
+    assert control(emu, "GET", "requests?since=%d" % second["seq"]).json["requests"][0]["seq"] == third["seq"]
+    control(emu, "DELETE", "requests")
+    assert control(emu, "GET", "requests").json["requests"] == []
+
+
+def test_control_sessions_validation_delete_and_reset(emu):
+    assert control(emu, "POST", "sessions", [{"hostname": "x"}]).status == 400
+    assert control(emu, "POST", "sessions", [{"started_at": "yesterday"}]).status == 400
+    assert control(emu, "POST", "sessions", [{"id": "ts_bad"}]).status == 400
+    created = add(emu, {"id": "ts_2000000000000000000000000AB", "metadata": "fixed", "ip": "192.0.2.7"})
+    assert created[0]["id"] == "ts_2000000000000000000000000AB" and created[0]["ip"] == "192.0.2.7"
+    assert control(emu, "POST", "sessions", {"sessions": [{"id": "ts_2000000000000000000000000AB"}]}).status == 409
+    assert control(emu, "DELETE", "sessions/ts_2000000000000000000000000AB").status == 200
+    assert list_all(emu) == [] and control(emu, "DELETE", "sessions/ts_2000000000000000000000000AB").status == 404
+    add(emu, {}, {})
+    assert control(emu, "POST", "reset").status == 200
+    assert control(emu, "GET", "requests").json["requests"] == [] and list_all(emu) == []
+    assert control(emu, "GET", "nope").status == 404
+    assert control(emu, "DELETE", "health").status == 405
+
+
+def test_seeded_agents():
+    with ngrok_emulator.Emulator(agents=12, rate_limit=0) as emulator:
+        sessions = list_all(emulator)
+        assert [s["metadata"] for s in sessions] == ["host-%03d" % i for i in range(12, 0, -1)]
+        assert len({s["ip"] for s in sessions}) == 12 and len({s["credential"]["id"] for s in sessions}) == 12
+        assert {(s["os"], s["region"], s["agent_version"], s["transport"]) for s in sessions} == {("linux", "us", "3.20.0", "ngrok/2")}
+        control(emulator, "POST", "reset", {"reseed": True})
+        assert len(list_all(emulator)) == 12
+
+
+def test_parallel_restarts_of_300_agents():
+    with ngrok_emulator.Emulator(agents=300, rate_limit=0, reconnect_delay=0) as emulator:
+        before = {s["metadata"]: s["id"] for s in request(emulator, "GET", "/tunnel_sessions").json["tunnel_sessions"]}
+        page = request(emulator, "GET", "/tunnel_sessions?limit=100&before_id=" + min(before.values()))
+        ids = list(before.values()) + [s["id"] for s in page.json["tunnel_sessions"]]
+        ids = sorted(set(ids))
+        todo = list(ids)
+        lock = threading.Lock()
+        errors = []
+
+        def worker():
+            while True:
+                with lock:
+                    if not todo:
+                        return
+                    sid = todo.pop()
+                resp = request(emulator, "POST", "/tunnel_sessions/%s/restart" % sid)
+                if resp.status != 204:
+                    errors.append(resp.status)
+
+        threads = [threading.Thread(target=worker) for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors
+        after = []
+        nxt = "/tunnel_sessions"
+        while nxt:
+            resp = request(emulator, "GET", nxt)
+            after.extend(s["id"] for s in resp.json["tunnel_sessions"])
+            nxt = resp.json["next_page_uri"]
+        assert len(after) == 300 and not set(after) & set(ids)
+
+
+# --------------------------------------------------------------------------- lifetime & CLI
+
+
+def test_idle_timeout_shuts_down():
+    emulator = ngrok_emulator.Emulator(idle_timeout=0.3).start()
+    assert emulator.wait(5)
+    assert "idle" in emulator.exit_reason
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", emulator.port), timeout=1).close()
+
+
+def test_max_lifetime_shuts_down_despite_traffic():
+    emulator = ngrok_emulator.Emulator(idle_timeout=10, max_lifetime=0.4).start()
+    deadline = time.monotonic() + 5
+    while emulator.running and time.monotonic() < deadline:
+        try:
+            control(emulator, "GET", "health")
+        except OSError:
+            break
+        time.sleep(0.02)
+    assert emulator.wait(5) and "max-lifetime" in emulator.exit_reason
+
+
+def test_shutdown_endpoint(emu):
+    assert control(emu, "POST", "shutdown").json == {"ok": True}
+    assert emu.wait(5)
+
+
+def test_cli_foreground(tmp_path):
+    port_file = tmp_path / "port.json"
+    with subprocess.Popen([sys.executable, EMULATOR_SCRIPT, "--agents", "2", "--port-file", str(port_file), "--idle-timeout", "30"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        try:
+            info = json.loads(proc.stdout.readline().decode())
+            assert set(info) == {"url", "pid", "port"} and info["pid"] == proc.pid
+            assert info["url"] == "http://127.0.0.1:%d" % info["port"]
+            assert json.loads(port_file.read_text()) == info
+
+            class _Target:
+                port = info["port"]
+
+            assert len(list_all(_Target)) == 2
+            assert control(_Target, "POST", "shutdown").status == 200
+            assert proc.wait(10) == 0
+            assert not port_file.exists()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+
+def test_cli_background(tmp_path):
+    log_file = tmp_path / "emu.log"
+    port_file = tmp_path / "port.json"
+    port_file.write_text("stale")
+    result = subprocess.run([sys.executable, EMULATOR_SCRIPT, "--background", "--log-file", str(log_file), "--port-file", str(port_file),
+                             "--idle-timeout", "30", "--api-key", "k1", "--api-key", "k2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout.decode().strip())
+    assert json.loads(port_file.read_text()) == info
+
+    class _Target:
+        port = info["port"]
+
+    try:
+        assert request(_Target, "GET", "/tunnel_sessions", auth="Bearer k2").status == 200
+        assert request(_Target, "GET", "/tunnel_sessions").status == 401
+    finally:
+        control(_Target, "POST", "shutdown")
+    wait_for(lambda: not port_file.exists())
+
+
+def test_cli_background_failure():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = subprocess.run([sys.executable, EMULATOR_SCRIPT, "--background", "--port", str(port)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, check=False)
+    assert result.returncode != 0 and result.stdout == b""
+    assert b"cannot start" in result.stderr
