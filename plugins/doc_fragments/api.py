@@ -38,16 +38,30 @@ options:
     default: 30
   retries:
     description:
-      - How many times a request is retried, between V(0) and V(20), when that is safe.
-      - Retried for every request, with exponential backoff and random jitter (honouring a C(Retry-After) header),
-        after HTTP 429 (rate limited), HTTP 503, ERR_NGROK_225 (too many concurrent requests), and connections that could
-        not be opened (refused, DNS failure, connect timeout), because ngrok did not act on those.
+      - How many times a request is retried, between V(0) and V(20), when that is safe. Rate limiting does not count
+        here; see O(rate_limit_timeout).
+      - Retried for every request, with exponential backoff (1, 2, 4... seconds, at most 30) and random jitter
+        (honouring a C(Retry-After) header), after HTTP 503, ERR_NGROK_225 (too many concurrent requests), and
+        connections that could not be opened (refused, DNS failure, connect timeout), because ngrok did not act on
+        those.
       - Retried for reads (GET) only, after HTTP 500, 502, 504, read timeouts and dropped connections.
       - A POST (restart, stop, update) whose outcome is unknown (HTTP 500, 502, 504, ERR_NGROK_810, a read timeout,
         or a connection dropped after the request may have been sent) is B(never) sent again; the module fails and
         says that the outcome is unknown.
     type: int
     default: 5
+  rate_limit_timeout:
+    description:
+      - The longest time, in seconds between V(0) and V(3600), that one request waits out ngrok's rate limit (HTTP 429,
+        ERR_NGROK_226) in total before the module fails.
+      - ngrok allows 120 requests per rolling 60 seconds per account by default. A rate-limited request is sent again
+        after C(Retry-After) seconds when ngrok sends that header, otherwise after a random wait of up to 1, 2, then at
+        most 4 seconds, so that the forks of a play spread out instead of retrying in lockstep and a slot that frees
+        is taken soon. Rate-limited requests were not acted on, so POSTs are retried too.
+      - The default, two of ngrok's windows, lets a fleet-wide play finish under the limit; V(0) fails at the first
+        429.
+    type: float
+    default: 120
 requirements:
   - requests
 notes:

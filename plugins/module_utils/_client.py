@@ -15,8 +15,11 @@ to ``requests`` themselves.
 
 Retry rules (documented for operators in the modules' docs):
 
-* 429 (honouring ``Retry-After``) and 503 are retried for every request, as is
-  ERR_NGROK_225 (too many concurrent requests): ngrok did not act on them.
+* 429 / ERR_NGROK_226 (rate limited) is waited out for every request, for at
+  most ``rate_limit_timeout`` seconds in total (honouring ``Retry-After``,
+  else short jittered probes); it does not use up ``retries``.
+* 503 and ERR_NGROK_225 (too many concurrent requests) are retried for every
+  request: ngrok did not act on them.
 * A connection that could not be opened (refused, DNS failure, connect
   timeout) is retried: the request never left this machine.
 * GET is idempotent, so a GET is also retried after 500, 502, 504, a read
@@ -61,13 +64,23 @@ BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
 RETRY_AFTER_CAP = 60.0
 
+#: Rate limiting (429, ERR_NGROK_226) does not use up ``retries``: a request
+#: waits it out for at most ``rate_limit_timeout`` seconds in total. Without a
+#: Retry-After header the n-th wait is random in [0, min(RATE_LIMIT_BACKOFF_CAP,
+#: BACKOFF_BASE * 2**n)]: short, jittered probes, so that forks spread out and
+#: a slot that frees in ngrok's rolling window is taken soon.
+RATE_LIMIT_BACKOFF_CAP = 4.0
+#: A hard stop on rate-limited attempts of one request, whatever the waits.
+MAX_RATE_LIMITED_ATTEMPTS = 1000
+
 #: Statuses that mean ngrok did not act on the request.
-RETRY_ALWAYS_STATUSES = frozenset((429, 503))
+RETRY_ALWAYS_STATUSES = frozenset((503,))
 #: Statuses after which a request may or may not have been acted upon.
 UNKNOWN_OUTCOME_STATUSES = frozenset((500, 502, 504))
 #: Error codes that mean ngrok did not act on the request (retry), and codes
 #: that mean the outcome is unknown.
-RETRY_ALWAYS_CODES = frozenset(("ERR_NGROK_225", "ERR_NGROK_226"))
+RETRY_ALWAYS_CODES = frozenset(("ERR_NGROK_225",))
+RATE_LIMITED_CODE = "ERR_NGROK_226"
 UNKNOWN_OUTCOME_CODES = frozenset(("ERR_NGROK_810",))
 
 OUTCOME_FAILED = "failed"
@@ -99,6 +112,7 @@ class NgrokError(Exception):
         self.attempts = attempts
         self.method = method
         self.path = path
+        self.rate_limit_waited = 0.0
 
     @property
     def unknown_outcome(self) -> bool:
@@ -172,11 +186,13 @@ class NgrokClient:
     """
 
     def __init__(self, api_key: str, api_url: str = DEFAULT_API_URL, validate_certs: bool = True,
-                 timeout: float = 30.0, retries: int = 5, user_agent: str | None = None,
+                 timeout: float = 30.0, retries: int = 5, rate_limit_timeout: float = 120.0,
+                 user_agent: str | None = None,
                  sleep=time.sleep, rand=random.uniform, clock=time.monotonic) -> None:
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
+        self.rate_limit_timeout = rate_limit_timeout
         self.validate_certs = validate_certs
         self._sleep = sleep
         self._rand = rand
@@ -245,20 +261,25 @@ class NgrokClient:
         headers = {"Content-Type": "application/json"} if data is not None else None
         idempotent = method in ("GET", "HEAD")
         attempt = 0
+        retried = 0  # retries used (rate limiting does not count)
+        rate_limited = 0
+        rate_waited = 0.0
         while True:
             attempt += 1
-            can_retry = attempt <= self.retries
+            can_retry = retried < self.retries
             try:
                 response, raw = self._send(method, url, params, data, headers)
             except _NotSent as exc:
                 if can_retry:
-                    self._wait(attempt, None)
+                    retried += 1
+                    self._wait(retried, None)
                     continue
                 raise NgrokError("Could not connect to %s: %s" % (self.api_url, exc), outcome=OUTCOME_FAILED,
                                  attempts=attempt, method=method, path=display)
             except _MaybeSent as exc:
                 if idempotent and can_retry:
-                    self._wait(attempt, None)
+                    retried += 1
+                    self._wait(retried, None)
                     continue
                 raise NgrokError("No answer from ngrok for %s %s: %s" % (method, display, exc),
                                  outcome=OUTCOME_FAILED if idempotent else OUTCOME_UNKNOWN,
@@ -269,14 +290,25 @@ class NgrokClient:
                 return NgrokResponse(status, response.headers, self._decode_success(method, display, status, raw))
 
             error = self._decode_error(response, raw, method, display, attempt)
+            if status == 429 or error.error_code == RATE_LIMITED_CODE:
+                rate_limited += 1
+                delay = self._delay(rate_limited, response.headers.get("Retry-After"), RATE_LIMIT_BACKOFF_CAP)
+                if rate_waited + delay <= self.rate_limit_timeout and rate_limited < MAX_RATE_LIMITED_ATTEMPTS:
+                    rate_waited += delay
+                    self._pause(delay)
+                    continue
+                error.rate_limit_waited = rate_waited
+                raise error
             if status in RETRY_ALWAYS_STATUSES or error.error_code in RETRY_ALWAYS_CODES:
                 if can_retry:
-                    self._wait(attempt, response.headers.get("Retry-After"))
+                    retried += 1
+                    self._wait(retried, response.headers.get("Retry-After"))
                     continue
                 raise error
             if status in UNKNOWN_OUTCOME_STATUSES or error.error_code in UNKNOWN_OUTCOME_CODES:
                 if idempotent and can_retry:
-                    self._wait(attempt, None)
+                    retried += 1
+                    self._wait(retried, None)
                     continue
                 if not idempotent:
                     error.outcome = OUTCOME_UNKNOWN
@@ -383,12 +415,17 @@ class NgrokClient:
         error.args = (error.message,)
         return error
 
-    def _wait(self, attempt: int, retry_after) -> None:
+    def _wait(self, retry: int, retry_after) -> None:
+        self._pause(self._delay(retry, retry_after, BACKOFF_CAP))
+
+    def _delay(self, retry: int, retry_after, cap: float) -> float:
+        """Seconds before the ``retry``-th retry: Retry-After plus jitter, else full-jitter backoff."""
         seconds = _parse_retry_after(retry_after)
         if seconds is not None:
-            delay = min(seconds, RETRY_AFTER_CAP) + self._rand(0, 1.0)
-        else:
-            delay = self._rand(0, min(BACKOFF_CAP, BACKOFF_BASE * (2 ** (attempt - 1))))
+            return min(seconds, RETRY_AFTER_CAP) + self._rand(0, 1.0)
+        return self._rand(0, min(cap, BACKOFF_BASE * (2 ** (retry - 1))))
+
+    def _pause(self, delay: float) -> None:
         self.retry_waits.append(delay)
         self._sleep(delay)
 

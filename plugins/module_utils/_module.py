@@ -42,6 +42,7 @@ def connection_argument_spec() -> dict:
         validate_certs=dict(type="bool", default=True),
         timeout=dict(type="float", default=30),
         retries=dict(type="int", default=5),
+        rate_limit_timeout=dict(type="float", default=120),
     )
 
 
@@ -140,6 +141,7 @@ class NgrokModule:
             self.params["api_url"] = check_api_url(self.params["api_url"])
             check_number("timeout", self.params["timeout"], MIN_TIMEOUT, MAX_TIMEOUT, " seconds")
             check_number("retries", self.params["retries"], 0, MAX_RETRIES)
+            check_number("rate_limit_timeout", self.params["rate_limit_timeout"], 0, MAX_TIMEOUT, " seconds")
         except ValueError as exc:
             self.fail(str(exc))
 
@@ -153,6 +155,7 @@ class NgrokModule:
                 validate_certs=self.params["validate_certs"],
                 timeout=self.params["timeout"],
                 retries=self.params["retries"],
+                rate_limit_timeout=self.params["rate_limit_timeout"],
             )
         return self._client
 

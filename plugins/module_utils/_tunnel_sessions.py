@@ -165,7 +165,8 @@ def explain(action: str, session_id: str | None, error: NgrokError) -> str:
                 "or reconnects. Look the current ID up with community.ngrok.ngrok_tunnel_session_info")
     elif status == 429 or code == "ERR_NGROK_226":
         hint = ("ngrok's rate limit (by default 120 requests per rolling 60 seconds per account) was still exceeded "
-                "after %d attempts. Lower forks or use serial, or raise retries" % error.attempts)
+                "after waiting %s seconds over %d attempts. Lower forks or use serial, or raise rate_limit_timeout"
+                % (_fmt(round(error.rate_limit_waited, 1)), error.attempts))
     elif code in spec.get("unsupported", ()):
         hint = "this agent does not support a remote %s" % action
         if action == "restart":
