@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) community.ngrok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import pytest
+import responses
+
+from ansible_collections.community.ngrok.plugins.module_utils import _client
+from ansible_collections.community.ngrok.plugins.module_utils import _module
+from ansible_collections.community.ngrok.plugins.module_utils import _tunnel_sessions
+from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import API_KEY
+
+
+@pytest.fixture
+def rsps():
+    """Every HTTP request goes to ``responses``; nothing reaches the network."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+class ClientRecorder:
+    """Built into every NgrokClient the modules create: records waits, never sleeps."""
+
+    def __init__(self):
+        self.sleeps = []
+        self.rand_calls = []
+        self.clients = []
+
+    def rand(self, low, high):
+        self.rand_calls.append((low, high))
+        return high
+
+    def factory(self, *args, **kwargs):
+        kwargs.setdefault("sleep", self.sleeps.append)
+        kwargs.setdefault("rand", self.rand)
+        client = _client.NgrokClient(*args, **kwargs)
+        self.clients.append(client)
+        return client
+
+
+@pytest.fixture(autouse=True)
+def client_recorder(monkeypatch):
+    """No test ever sleeps in the client: NgrokModule builds clients with a recording sleep."""
+    recorder = ClientRecorder()
+    monkeypatch.setattr(_module, "NgrokClient", recorder.factory)
+    return recorder
+
+
+class FakeTime:
+    """Stands in for the ``time`` module in _tunnel_sessions: sleep advances a fake clock."""
+
+    def __init__(self, start=1000.0):
+        self.now = start
+        self.sleeps = []
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        assert seconds >= 0
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def time(self):
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def fake_time(monkeypatch):
+    fake = FakeTime()
+    monkeypatch.setattr(_tunnel_sessions, "time", fake)
+    return fake
+
+
+@pytest.fixture
+def make_client():
+    """NgrokClient with recorded waits; ``rand`` returns the upper bound."""
+    def factory(**kwargs):
+        recorder = ClientRecorder()
+        kwargs.setdefault("api_key", API_KEY)
+        kwargs.setdefault("sleep", recorder.sleeps.append)
+        kwargs.setdefault("rand", recorder.rand)
+        client = _client.NgrokClient(**kwargs)
+        client.recorder = recorder
+        return client
+    return factory
+
