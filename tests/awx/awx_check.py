@@ -1,0 +1,196 @@
+# Copyright (c) community.ngrok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Run community.ngrok the way AWX runs it, against the local emulator.
+
+    python tests/awx/awx_check.py --collections-path DIR
+
+DIR holds ``ansible_collections/community/ngrok`` (the built collection,
+installed), as an execution environment would. Needs ansible-core,
+ansible-runner and ansible-builder on PATH / importable.
+
+Checks, each printed as PASS/FAIL, then ``N passed, N failed``:
+1. the AWX credential type (docs/awx/credential_type.yml) renders to the
+   environment variables the modules read, with and without the API URL;
+2. ansible-runner runs a job like an AWX job template: a project playbook that
+   imports ``community.ngrok.restart_host_agents``, an inventory, extra vars,
+   and the credential injected as env vars (``env/envvars``); the job is
+   successful and the emulator saw exactly one restart per host;
+3. the API key appears nowhere in the job's stdout, events or artifacts;
+4. ``ansible-builder introspect`` reports the collection's Python needs
+   (requests) and ``ansible-builder create`` builds a context from
+   docs/awx/execution-environment.yml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EMULATOR = os.path.join(ROOT, "tests", "emulator", "ngrok_emulator.py")
+CREDENTIAL_TYPE = os.path.join(ROOT, "docs", "awx", "credential_type.yml")
+EE_DEFINITION = os.path.join(ROOT, "docs", "awx", "execution-environment.yml")
+HOSTS = ("host-001", "host-002", "host-003")
+
+RESULTS = []
+
+
+def check(name, ok, detail=""):
+    RESULTS.append(bool(ok))
+    print("%s  %s%s" % ("PASS" if ok else "FAIL", name, (": " + detail) if detail and not ok else ""))
+    return ok
+
+
+def render_injectors(inputs):
+    """Render the credential type's env injectors as AWX does (Jinja2 over the inputs)."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    import yaml
+
+    with open(CREDENTIAL_TYPE, encoding="utf-8") as handle:
+        cred_type = yaml.safe_load(handle)
+    env = ImmutableSandboxedEnvironment()
+    return {key: env.from_string(tmpl).render(**inputs) for key, tmpl in cred_type["injectors"]["env"].items()}, cred_type
+
+
+def emulator_get(url, path):
+    with urllib.request.urlopen(url + path, timeout=10) as response:
+        return json.load(response)
+
+
+def start_emulator(workdir, key):
+    port_file = os.path.join(workdir, "emulator.json")
+    subprocess.run([sys.executable, EMULATOR, "--background", "--port", "0", "--agents", str(len(HOSTS)),
+                    "--reconnect-delay", "0.2", "--api-key", key, "--idle-timeout", "120",
+                    "--port-file", port_file, "--log-file", os.path.join(workdir, "emulator.log")],
+                   check=True, stdout=subprocess.DEVNULL)
+    with open(port_file, encoding="utf-8") as handle:
+        return json.load(handle)["url"]
+
+
+def stop_emulator(url):
+    try:
+        urllib.request.urlopen(urllib.request.Request(url + "/_emulator/shutdown", method="POST"), timeout=5).close()
+    except OSError:
+        pass
+
+
+def check_credential_type():
+    env, cred_type = render_injectors({"api_key": "k", "api_url": "http://127.0.0.1:1"})
+    check("credential type: the API key is a secret input",
+          any(f["id"] == "api_key" and f.get("secret") for f in cred_type["inputs"]["fields"]))
+    check("credential type: injects NGROK_API_KEY and NGROK_API_URL",
+          env == {"NGROK_API_KEY": "k", "NGROK_API_URL": "http://127.0.0.1:1"}, repr(env))
+    env, dummy = render_injectors({"api_key": "k"})
+    check("credential type: without an API URL it injects https://api.ngrok.com",
+          env.get("NGROK_API_URL") == "https://api.ngrok.com", repr(env))
+
+
+def run_job(workdir, collections_path):
+    key = "awx-secret-" + secrets.token_hex(12)
+    url = start_emulator(workdir, key)
+    try:
+        env, dummy = render_injectors({"api_key": key, "api_url": url})
+        data = os.path.join(workdir, "runner")
+        for sub in ("env", "inventory", "project"):
+            os.makedirs(os.path.join(data, sub))
+        envvars = dict(env, ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_LOCALHOST_WARNING="false")
+        with open(os.path.join(data, "env", "envvars"), "w", encoding="utf-8") as handle:
+            json.dump(envvars, handle)
+        with open(os.path.join(data, "env", "extravars"), "w", encoding="utf-8") as handle:
+            json.dump({"ngrok_target": "kiosks", "ngrok_wait": True, "ngrok_wait_timeout": 30}, handle)
+        with open(os.path.join(data, "inventory", "hosts"), "w", encoding="utf-8") as handle:
+            handle.write("[kiosks]\n")
+            for host in HOSTS:
+                handle.write("%s ansible_connection=local ansible_python_interpreter=%s\n" % (host, sys.executable))
+        with open(os.path.join(data, "project", "restart_agents.yml"), "w", encoding="utf-8") as handle:
+            handle.write("---\n- name: Restart the ngrok agents\n"
+                         "  ansible.builtin.import_playbook: community.ngrok.restart_host_agents\n")
+        proc = subprocess.run(["ansible-runner", "run", data, "-p", "restart_agents.yml", "--ident", "job1"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600, check=False)
+        artifacts = os.path.join(data, "artifacts", "job1")
+        status = _read(os.path.join(artifacts, "status")).strip()
+        rc = _read(os.path.join(artifacts, "rc")).strip()
+        check("ansible-runner: the job is successful (status %s, rc %s)" % (status, rc),
+              status == "successful" and rc == "0", proc.stdout[-3000:])
+
+        log = emulator_get(url, "/_emulator/requests")["requests"]
+        restarts = [r for r in log if r["method"] == "POST" and r["path"].endswith("/restart") and r["status"] == 204]
+        check("ansible-runner: exactly one restart per host (%d for %d hosts)" % (len(restarts), len(HOSTS)),
+              len(restarts) == len(HOSTS) and len({r["path"] for r in restarts}) == len(HOSTS))
+        history = emulator_get(url, "/_emulator/sessions").get("history", {})
+        check("ansible-runner: every agent came back with a new session ID",
+              all(len(ids) == 2 for ids in history.values()) and len(history) == len(HOSTS), repr(history))
+        check("ansible-runner: the credential reached the modules (every API request authenticated)",
+              log and all(r["headers"].get("authorization") == "Bearer <valid>" for r in log))
+
+        # artifacts/command is ansible-runner's record of the command and of the
+        # environment it was handed (the injected credential included); AWX keeps
+        # that as the job's job_env and masks it. Everything the job printed or
+        # returned (stdout, job_events, fact caches) is checked.
+        leaks = []
+        for top, dummy_dirs, files in os.walk(artifacts):
+            for name in files:
+                if top == artifacts and name == "command":
+                    continue
+                if key in _read(os.path.join(top, name)):
+                    leaks.append(os.path.relpath(os.path.join(top, name), artifacts))
+        check("ansible-runner: the API key is in no job output or artifact", not leaks and key not in proc.stdout,
+              "found in %s" % leaks)
+    finally:
+        stop_emulator(url)
+
+
+def check_builder(workdir, collections_path):
+    proc = subprocess.run(["ansible-builder", "introspect", collections_path], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, check=False)
+    check("ansible-builder introspect: requests from community.ngrok",
+          proc.returncode == 0 and "requests" in proc.stdout and "community.ngrok" in proc.stdout, proc.stdout)
+    context = os.path.join(workdir, "ee-context")
+    proc = subprocess.run(["ansible-builder", "create", "-f", EE_DEFINITION, "-c", context], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, check=False, cwd=workdir)
+    containerfile = next((os.path.join(context, n) for n in ("Containerfile", "Dockerfile")
+                          if os.path.exists(os.path.join(context, n))), None)
+    check("ansible-builder create: a build context from docs/awx/execution-environment.yml",
+          proc.returncode == 0 and containerfile is not None, proc.stdout)
+    if containerfile:
+        galaxy = os.path.join(context, "_build", "requirements.yml")
+        check("ansible-builder create: the context installs community.ngrok",
+              "community.ngrok" in _read(galaxy), _read(galaxy))
+
+
+def _read(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--collections-path", required=True,
+                        help="folder that holds ansible_collections/community/ngrok (installed)")
+    args = parser.parse_args()
+    collections_path = os.path.abspath(args.collections_path)
+    workdir = tempfile.mkdtemp(prefix="ngrok-awx-")
+    try:
+        check_credential_type()
+        run_job(workdir, collections_path)
+        check_builder(workdir, collections_path)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    failed = RESULTS.count(False)
+    print("%d passed, %d failed" % (len(RESULTS) - failed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
