@@ -1,0 +1,281 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) community.ngrok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from ansible_collections.community.ngrok.plugins.module_utils import _tunnel_sessions as ts
+from ansible_collections.community.ngrok.plugins.module_utils._client import NgrokError
+from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import (
+    CREDENTIAL_ID,
+    OLD_ID,
+    make_session,
+    ngrok_error,
+)
+
+
+# -- CEL string literals -----------------------------------------------------------------------------
+
+def decode_cel_string(literal):
+    """A strict decoder of the double-quoted CEL string literals cel_string() may produce."""
+    assert literal[0] == '"' and literal[-1] == '"' and len(literal) >= 2
+    body = literal[1:-1]
+    out = []
+    i = 0
+    escapes = {"\\": "\\", '"': '"', "n": "\n", "r": "\r", "t": "\t"}
+    while i < len(body):
+        ch = body[i]
+        assert ch != '"', "unescaped quote inside the literal"
+        assert ord(ch) >= 32 and ord(ch) != 127, "raw control character inside the literal"
+        if ch == "\\":
+            nxt = body[i + 1]
+            if nxt == "u":
+                out.append(chr(int(body[i + 2:i + 6], 16)))
+                i += 6
+                continue
+            out.append(escapes[nxt])
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("web-01", '"web-01"'),
+    ("", '""'),
+    ('a"b', '"a\\"b"'),
+    ("a\\b", '"a\\\\b"'),
+    ("a\nb", '"a\\nb"'),
+    ("a\rb", '"a\\rb"'),
+    ("a\tb", '"a\\tb"'),
+    ("a\x00b", '"a\\u0000b"'),
+    ("\x1f", '"\\u001f"'),
+    ("\x7f", '"\\u007f"'),
+    ("héllo ☃", '"héllo ☃"'),
+    ("it's", '"it\'s"'),
+    ('x" || true || "', '"x\\" || true || \\""'),
+    ('\\" || true || "', '"\\\\\\" || true || \\""'),
+])
+def test_cel_string(value, expected):
+    assert ts.cel_string(value) == expected
+
+
+@pytest.mark.parametrize("value", [
+    'web-01', '"', '\\', '\\"', '"\\', '") || obj.id != ("', 'a\nb\r\tc', "".join(chr(c) for c in range(0, 130)),
+    'obj.metadata == "x"', "\u2028\u2029", "\\u0022",
+])
+def test_cel_string_round_trips_and_cannot_break_out(value):
+    literal = ts.cel_string(value)
+    assert decode_cel_string(literal) == value
+
+
+@pytest.mark.parametrize("parts, expected", [
+    ((), None),
+    ((None, ""), None),
+    (("a == 1",), "a == 1"),
+    ((None, "a == 1", ""), "a == 1"),
+    (("a == 1", "b || c"), "(a == 1) && (b || c)"),
+    (("a", "b", "c"), "(a) && (b) && (c)"),
+])
+def test_and_filters(parts, expected):
+    assert ts.and_filters(*parts) == expected
+
+
+@pytest.mark.parametrize("action, expected", [
+    (None, "/tunnel_sessions/ts_abc"),
+    ("restart", "/tunnel_sessions/ts_abc/restart"),
+    ("stop", "/tunnel_sessions/ts_abc/stop"),
+    ("update", "/tunnel_sessions/ts_abc/update"),
+])
+def test_session_path(action, expected):
+    assert ts.session_path("ts_abc", action) == expected
+
+
+def test_same_agent_filter():
+    cel = ts.same_agent_filter(make_session(), "2025-09-04T10:15:00Z")
+    assert cel == ('obj.credential.id == "%s" && obj.ip == "10.110.2.2" && obj.metadata == "web-01" && '
+                   'obj.id != "%s" && obj.started_at >= timestamp("2025-09-04T10:15:00Z")' % (CREDENTIAL_ID, OLD_ID))
+
+
+def test_same_agent_filter_without_metadata_or_credential():
+    session = make_session(metadata=None)
+    del session["credential"]
+    assert "metadata" not in session
+    cel = ts.same_agent_filter(session, "2025-09-04T10:15:00Z")
+    assert 'obj.credential.id == ""' in cel
+    assert 'obj.metadata == ""' in cel
+
+
+def test_same_agent_filter_escapes_metadata():
+    cel = ts.same_agent_filter(make_session(metadata='x" || true || "'), "2025-09-04T10:15:00Z")
+    assert 'obj.metadata == "x\\" || true || \\""' in cel
+
+
+@pytest.mark.parametrize("headers, expected", [
+    ({"Date": "Thu, 04 Sep 2025 10:15:00 GMT"}, "2025-09-04T10:15:00Z"),
+    ({"Date": "Thu, 04 Sep 2025 12:15:00 +0200"}, "2025-09-04T10:15:00Z"),
+    ({"Date": "Thu, 04 Sep 2025 23:30:00 -0100"}, "2025-09-05T00:30:00Z"),
+    ({"Date": "Thu, 04 Sep 2025 10:15:00 -0000"}, None),
+    ({"Date": "not a date"}, None),
+    ({"Date": ""}, None),
+    ({}, None),
+    (None, None),
+])
+def test_server_time(headers, expected):
+    assert ts._server_time(headers) == expected
+
+
+# -- reads -----------------------------------------------------------------------------------------------
+
+SESSION_URL = "https://api.ngrok.com/tunnel_sessions/" + OLD_ID
+LIST_URL = "https://api.ngrok.com/tunnel_sessions"
+
+
+def test_get_session(rsps, make_client):
+    rsps.get(SESSION_URL, json=make_session())
+    assert ts.get_session(make_client(), OLD_ID) == make_session()
+
+
+def test_get_session_404_is_none(rsps, make_client):
+    rsps.get(SESSION_URL, status=404, json=ngrok_error(404, "Resource not found"))
+    assert ts.get_session(make_client(), OLD_ID) is None
+    assert len(rsps.calls) == 1
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 500])
+def test_get_session_other_errors_raise(rsps, make_client, status):
+    rsps.get(SESSION_URL, status=status, json=ngrok_error(status, "no"))
+    with pytest.raises(NgrokError) as info:
+        ts.get_session(make_client(retries=0), OLD_ID)
+    assert info.value.status_code == status
+
+
+@pytest.mark.parametrize("cel_filter, max_items, expected_query", [
+    (None, None, {"limit": ["100"]}),
+    ('obj.os == "linux"', 5, {"limit": ["100"], "filter": ['obj.os == "linux"']}),
+    ("", None, {"limit": ["100"]}),
+])
+def test_list_sessions(rsps, make_client, cel_filter, max_items, expected_query):
+    sessions = [make_session("ts_%d" % i) for i in range(10)]
+    rsps.get(LIST_URL, json={"tunnel_sessions": sessions, "uri": LIST_URL, "next_page_uri": None})
+    found = ts.list_sessions(make_client(), cel_filter, max_items=max_items)
+    assert found == (sessions[:max_items] if max_items else sessions)
+    assert parse_qs(urlsplit(rsps.calls[0].request.url).query) == expected_query
+
+
+# -- explain() ---------------------------------------------------------------------------------------------
+
+def err(status=None, code=None, msg="Something", outcome="failed", attempts=1, message="transport broke"):
+    error = NgrokError(message, status_code=status, error_code=code, api_msg=msg if status else None,
+                       operation_id="op_1" if status else None, outcome=outcome, attempts=attempts)
+    return error
+
+
+@pytest.mark.parametrize("action, error, starts, hint", [
+    ("restart", err(401, "ERR_NGROK_203", "The API key is invalid"),
+     "Could not restart tunnel session ts_abc: HTTP 401 ERR_NGROK_203: The API key is invalid (operation ID op_1). ",
+     "Ngrok did not accept the API key: check api_key or NGROK_API_KEY"),
+    ("stop", err(400, "ERR_NGROK_206", "authtoken"), "Could not stop tunnel session ts_abc: HTTP 400 ERR_NGROK_206",
+     "Ngrok did not accept the API key"),
+    ("update", err(401, None, "Unauthorized"), "Could not update tunnel session ts_abc: HTTP 401: Unauthorized",
+     "Ngrok did not accept the API key"),
+    ("restart", err(403, "ERR_NGROK_204", "Not allowed"), "Could not restart tunnel session ts_abc: HTTP 403",
+     "The API key was accepted but its account may not do this"),
+    ("list", err(400, "ERR_NGROK_220", "IP restricted"), "Could not list tunnel sessions: HTTP 400 ERR_NGROK_220",
+     "The API key was accepted but its account may not do this"),
+    ("list", err(400, "ERR_NGROK_250", "Invalid CEL query"),
+     "Could not list tunnel sessions: HTTP 400 ERR_NGROK_250: Invalid CEL query (operation ID op_1). ",
+     "The filter is not a valid CEL expression for ngrok"),
+    ("restart", err(404, None, "Resource not found"),
+     "Could not restart tunnel session ts_abc: HTTP 404: Resource not found (operation ID op_1). ",
+     "The session does not exist (any more): a tunnel session ID changes every time its agent restarts"),
+    ("get", err(404, None, "Resource not found"), "Could not get tunnel session ts_abc: HTTP 404",
+     "The session does not exist (any more)"),
+    ("restart", err(400, "ERR_NGROK_804", "not supported"), "Could not restart tunnel session ts_abc: HTTP 400 ERR_NGROK_804",
+     "This agent does not support a remote restart. If it runs on Windows: ngrok cannot restart Windows agents"),
+    ("stop", err(400, "ERR_NGROK_805", "not supported"), "Could not stop tunnel session ts_abc",
+     "This agent does not support a remote stop."),
+    ("update", err(400, "ERR_NGROK_806", "not supported"), "Could not update tunnel session ts_abc",
+     "This agent does not support a remote update."),
+    ("restart", err(500, "ERR_NGROK_808", "failed to restart"), "Could not restart tunnel session ts_abc",
+     "The agent got the command but failed to restart; look at the agent's log on its host."),
+    ("stop", err(500, "ERR_NGROK_807", "failed to stop"), "Could not stop tunnel session ts_abc",
+     "The agent got the command but failed to stop"),
+    ("update", err(500, "ERR_NGROK_809", "failed to update"), "Could not update tunnel session ts_abc",
+     "The agent got the command but failed to update"),
+    ("restart", err(400, "ERR_NGROK_1122", "ssh"), "Could not restart tunnel session ts_abc",
+     "This is an SSH tunnel session: SSH sessions cannot be restarted or updated remotely."),
+    ("update", err(400, "ERR_NGROK_1121", "ssh"), "Could not update tunnel session ts_abc",
+     "This is an SSH tunnel session"),
+    ("restart", err(500, None, "Internal"), "Could not restart tunnel session ts_abc: HTTP 500: Internal",
+     "Ngrok had a server error; try again later."),
+    ("list", err(503, None, "Unavailable"), "Could not list tunnel sessions: HTTP 503", "Ngrok had a server error"),
+    ("get", err(502, "ERR_NGROK_810", "network"), "Could not get tunnel session ts_abc: HTTP 502 ERR_NGROK_810",
+     "Ngrok had a server error"),
+])
+def test_explain_hints(action, error, starts, hint):
+    text = ts.explain(action, None if action == "list" else "ts_abc", error)
+    assert text.startswith(starts)
+    assert hint in text
+    assert text.endswith(".")
+    assert ".." not in text
+
+
+def test_explain_rate_limited():
+    error = err(429, "ERR_NGROK_226", "Too many requests", attempts=7)
+    error.rate_limit_waited = 118.04
+    text = ts.explain("stop", "ts_abc", error)
+    assert text == ("Could not stop tunnel session ts_abc: HTTP 429 ERR_NGROK_226: Too many requests (operation ID op_1). "
+                    "Ngrok's rate limit (by default 120 requests per rolling 60 seconds per account) was still exceeded "
+                    "after waiting 118 seconds over 7 attempts. Lower forks or use serial, or raise rate_limit_timeout.")
+
+
+def test_explain_rate_limited_by_code_only():
+    error = err(400, "ERR_NGROK_226", "Too many requests", attempts=1)
+    assert "rate limit" in ts.explain("list", None, error)
+
+
+@pytest.mark.parametrize("action, done, check", [
+    ("restart", "restarted", "check with community.ngrok.ngrok_tunnel_session_info before sending it again "
+                             "(after a restart the old session ID is gone)"),
+    ("stop", "stopped", "check with community.ngrok.ngrok_tunnel_session_info before sending it again "
+                        "(after a stop the old session ID is gone)"),
+    ("update", "updated", "an update leaves the session in place, so look at the agent's version "
+                          "(community.ngrok.ngrok_tunnel_session_info) before updating again"),
+])
+@pytest.mark.parametrize("error, described", [
+    (err(400, "ERR_NGROK_810", "networking error", outcome="unknown"),
+     "HTTP 400 ERR_NGROK_810: networking error (operation ID op_1)"),
+    (err(502, None, "Bad Gateway", outcome="unknown"), "HTTP 502: Bad Gateway (operation ID op_1)"),
+    (err(None, outcome="unknown", message="No answer from ngrok for POST /x: no response within 30 seconds (timeout)"),
+     "No answer from ngrok for POST /x: no response within 30 seconds (timeout)"),
+])
+def test_explain_unknown_outcome(action, done, check, error, described):
+    text = ts.explain(action, "ts_abc", error)
+    assert text == ("The %s request for tunnel session ts_abc may or may not have reached ngrok: %s. It was not sent "
+                    "again, so the agent may or may not have %s; %s." % (action, described, done, check))
+
+
+@pytest.mark.parametrize("error", [err(400, "ERR_NGROK_999", "Weird"), err(409, None, "Conflict")])
+def test_explain_without_hint(error):
+    assert ts.explain("restart", "ts_abc", error) == (
+        "Could not restart tunnel session ts_abc: %s." % error.describe())
+
+
+def test_explain_transport_error():
+    error = err(None, message="Could not connect to https://api.ngrok.com: [Errno 111] Connection refused")
+    assert ts.explain("get", "ts_abc", error) == (
+        "Could not get tunnel session ts_abc: Could not connect to https://api.ngrok.com: [Errno 111] Connection "
+        "refused.")
+
+
+def test_explain_unsupported_code_is_action_specific():
+    # ERR_NGROK_804 (restart not supported) sent to a stop is not explained as "does not support a remote stop"
+    text = ts.explain("stop", "ts_abc", err(400, "ERR_NGROK_804", "restart not supported"))
+    assert "does not support" not in text
