@@ -175,8 +175,16 @@ class _BearerAuth:
 
 
 def _origin(url: str) -> tuple:
+    """(scheme, host, port) with the default port made explicit."""
     parts = urlsplit(url)
-    return (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is None:
+        port = {"http": 80, "https": 443}.get(scheme)
+    return (scheme, (parts.hostname or "").lower(), port)
 
 
 class NgrokClient:
@@ -317,13 +325,13 @@ class NgrokClient:
     # -- internals ------------------------------------------------------
 
     def _url(self, path_or_url: str) -> str:
-        if path_or_url.startswith(("http://", "https://")):
+        if path_or_url[:8].lower().startswith(("http://", "https://")):
             return path_or_url
         return self.api_url + "/" + path_or_url.lstrip("/")
 
     def _display(self, url: str) -> str:
         """The URL relative to api_url, for messages."""
-        if url.startswith(self.api_url):
+        if url.startswith(self.api_url) and url[len(self.api_url):len(self.api_url) + 1] in ("", "/", "?"):
             return url[len(self.api_url):] or "/"
         return url
 
@@ -481,9 +489,9 @@ def _reason(exc) -> str:
         if isinstance(reason, BaseException):
             inner = reason
             continue
-        args = getattr(inner, "args", ())
-        if args and isinstance(args[0], BaseException):
-            inner = args[0]
+        nested = [arg for arg in getattr(inner, "args", ()) if isinstance(arg, BaseException)]
+        if nested:
+            inner = nested[0]
             continue
         break
     text = str(inner) or type(inner).__name__

@@ -30,8 +30,8 @@ MIN_TIMEOUT = 0.1
 MAX_TIMEOUT = 3600
 MAX_RETRIES = 20
 
-TUNNEL_SESSION_ID_RE = re.compile(r"^ts_[0-9A-Za-z]+$")
-_OTHER_PREFIX_RE = re.compile(r"^([a-z]{1,8})_[0-9A-Za-z]+$")
+TUNNEL_SESSION_ID_RE = re.compile(r"ts_[0-9A-Za-z]+")  # used with fullmatch: no trailing newline
+_OTHER_PREFIX_RE = re.compile(r"([a-z]{1,8})_[0-9A-Za-z]+")
 
 
 def connection_argument_spec() -> dict:
@@ -51,29 +51,44 @@ def tunnel_session_id_argument_spec(required: bool = True) -> dict:
 
 
 def check_api_url(value) -> str:
-    """Return the normalised API URL or raise ValueError saying what to fix."""
+    """Return the normalised API URL or raise ValueError saying what to fix.
+
+    Messages show the URL without credentials, query or fragment: a key pasted
+    into a URL by mistake is never echoed.
+    """
     if not isinstance(value, str) or not value.strip():
         raise ValueError("api_url must not be empty: leave it unset for %s" % DEFAULT_API_URL)
     value = value.strip()
     try:
         parts = urlsplit(value)
         port = parts.port
-    except ValueError as exc:
-        raise ValueError("api_url %r is not a valid URL (%s)" % (value, exc))
+    except ValueError:
+        raise ValueError("api_url is not a valid URL (a bad host or port): it must look like %s" % DEFAULT_API_URL)
+    shown = _shown_url(parts)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("api_url %r is not a valid URL: it must look like %s" % (value, DEFAULT_API_URL))
-    if parts.username is not None or parts.password is not None:
+        raise ValueError("api_url %r is not a valid URL: it must look like %s" % (shown, DEFAULT_API_URL))
+    if "@" in parts.netloc:
         raise ValueError("api_url must not contain credentials (user:password@); pass the API key in api_key")
-    if parts.query or parts.fragment:
-        raise ValueError("api_url %r must not have a query string or a fragment" % value)
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ValueError("api_url %r must not have a query string or a fragment (the part from '?' or '#' on; not "
+                         "shown)" % shown)
+    if any(ch.isspace() or ord(ch) < 32 for ch in value):
+        raise ValueError("api_url %r contains spaces or control characters" % shown)
     if scheme == "http" and not _is_loopback(parts.hostname):
         raise ValueError("api_url %r uses http:// to a host that is not this machine: the API key would travel "
                          "in clear text. Use https://, or http:// only for a loopback host "
-                         "(127.0.0.0/8, ::1, localhost)" % value)
+                         "(127.0.0.0/8, ::1, localhost)" % shown)
     if port == 0:
-        raise ValueError("api_url %r has port 0" % value)
+        raise ValueError("api_url %r has port 0" % shown)
     return value.rstrip("/")
+
+
+def _shown_url(parts) -> str:
+    """scheme://host[:port]/path of a split URL: no credentials, query or fragment."""
+    host = parts.netloc.rpartition("@")[2]
+    text = "%s://%s%s" % (parts.scheme, host, parts.path) if parts.scheme else (host + parts.path)
+    return text if len(text) <= 100 else text[:100] + "..."
 
 
 def _is_loopback(hostname: str) -> bool:
@@ -100,10 +115,10 @@ def check_tunnel_session_id(value, option: str = "id") -> str:
     if not isinstance(value, str) or not value:
         raise ValueError("%s must be a tunnel session ID such as ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v; got an empty value"
                          % option)
-    if TUNNEL_SESSION_ID_RE.match(value):
+    if TUNNEL_SESSION_ID_RE.fullmatch(value):
         return value
     shown = value if len(value) <= 64 else value[:64] + "..."
-    other = _OTHER_PREFIX_RE.match(value)
+    other = _OTHER_PREFIX_RE.fullmatch(value)
     if other:
         raise ValueError("%s %r is not a tunnel session ID: it has the prefix %r of another kind of ngrok resource. "
                          "A tunnel session ID starts with 'ts_'" % (option, shown, other.group(1) + "_"))
@@ -163,6 +178,9 @@ class NgrokModule:
         if error is not None:
             result["api_error"] = error.as_dict()
         self.module.fail_json(msg=msg, **result)
+
+    def warn(self, msg: str) -> None:
+        self.module.warn(msg)
 
     def exit(self, **result) -> None:
         self.module.exit_json(**result)

@@ -482,8 +482,6 @@ def test_retries_exhausted(rsps, make_client, retries, method, fault, status, ou
     assert len(client.recorder.sleeps) == retries
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: _reason() only unwraps args[0]; requests' ProtocolError('Connection "
-                                       "aborted.', RemoteDisconnected(...)) keeps a tuple repr in the message")
 @pytest.mark.parametrize("exc, expected", [
     (dropped_after_send(), "the connection was dropped (Remote end closed connection without response)"),
     (reset_after_send(), "the connection was dropped ([Errno 104] Connection reset by peer)"),
@@ -815,8 +813,6 @@ def test_paginate_refuses_another_origin(rsps, make_client, next_uri):
     assert len(rsps.calls) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the refusal message shows a foreign host that starts with api_url "
-                                       "(https://api.ngrok.com.evil.example/...) as a path '.evil.example/...'")
 def test_paginate_refusal_names_the_foreign_host(rsps, make_client):
     rsps.get(LIST_URL, json=_page(["ts_1"], "https://api.ngrok.com.evil.example/tunnel_sessions"))
     with pytest.raises(NgrokError) as info:
@@ -832,8 +828,6 @@ def test_paginate_same_origin_host_is_case_insensitive(rsps, make_client):
     assert [i["id"] for i in items] == ["ts_1", "ts_2"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: _origin() treats the scheme case-insensitively but _url() does not: "
-                                       "next_page_uri HTTPS://API.NGROK.COM/... is appended to api_url as a path")
 def test_paginate_follows_uppercase_scheme(rsps, make_client):
     rsps.get(LIST_URL, json=_page(["ts_1"], "HTTPS://API.NGROK.COM/tunnel_sessions?before_id=ts_1"))
     rsps.get(LIST_URL + "?before_id=ts_1", json=_page(["ts_2"], None),
@@ -842,8 +836,6 @@ def test_paginate_follows_uppercase_scheme(rsps, make_client):
     assert [i["id"] for i in items] == ["ts_1", "ts_2"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: _origin() does not normalise the default port, so a next_page_uri "
-                                       "https://api.ngrok.com:443/... is refused as another origin")
 def test_paginate_default_port_is_the_same_origin(rsps, make_client):
     rsps.get(LIST_URL, json=_page(["ts_1"], "https://api.ngrok.com:443/tunnel_sessions?before_id=ts_1"))
     rsps.get(re.compile(r"https://api\.ngrok\.com(:443)?/tunnel_sessions\?before_id=ts_1"), json=_page(["ts_2"], None))
