@@ -14,6 +14,13 @@ from ansible_collections.community.ngrok.plugins.module_utils import _tunnel_ses
 from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import API_KEY
 
 
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    """The connection options' environment fallbacks start unset in every test."""
+    monkeypatch.delenv("NGROK_API_KEY", raising=False)
+    monkeypatch.delenv("NGROK_API_URL", raising=False)
+
+
 @pytest.fixture
 def rsps():
     """Every HTTP request goes to ``responses``; nothing reaches the network."""

@@ -86,6 +86,42 @@ def test_check_api_url_refuses(value, message):
     assert message in str(info.value)
 
 
+@pytest.mark.parametrize("value, message", [
+    ("https://api.ngrok.com?", "must not have a query string or a fragment"),
+    ("https://api.ngrok.com#", "must not have a query string or a fragment"),
+    ("https://api.ngrok.com/?#", "must not have a query string or a fragment"),
+    ("https://api.ngrok .com", "contains spaces or control characters"),
+    ("https://api.ngrok.com/\x00", "contains spaces or control characters"),
+    ("https://@api.ngrok.com", "must not contain credentials"),
+])
+def test_check_api_url_refuses_more(value, message):
+    with pytest.raises(ValueError) as info:
+        check_api_url(value)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("value", [
+    "https://api.ngrok.com/?token=s3cr3t-t0ken",
+    "https://api.ngrok.com/#s3cr3t-t0ken",
+    "http://api.example.com/?token=s3cr3t-t0ken",
+    "https://user:s3cr3t-t0ken@api.ngrok.com",
+    "http://s3cr3t-t0ken@api.example.com",
+    "ftp://user:s3cr3t-t0ken@api.ngrok.com/?s3cr3t-t0ken",
+    "https://api.ngrok.com:99999/?s3cr3t-t0ken",
+])
+def test_check_api_url_messages_never_echo_secrets(value):
+    with pytest.raises(ValueError) as info:
+        check_api_url(value)
+    assert "s3cr3t-t0ken" not in str(info.value)
+
+
+def test_check_api_url_long_value_is_shortened():
+    with pytest.raises(ValueError) as info:
+        check_api_url("http://api.example.com/" + "p" * 300)
+    assert "/" + "p" * 77 + "...'" in str(info.value)
+    assert "p" * 78 not in str(info.value)
+
+
 def test_check_api_url_credentials_message_does_not_echo_them():
     with pytest.raises(ValueError) as info:
         check_api_url("https://user:%s@api.ngrok.com" % API_KEY)

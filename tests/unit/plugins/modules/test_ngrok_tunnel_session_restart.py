@@ -1,0 +1,541 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) community.ngrok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions import same_agent_filter
+from ansible_collections.community.ngrok.plugins.modules import ngrok_tunnel_session_restart as restart_module
+from ansible_collections.community.ngrok.plugins.modules import ngrok_tunnel_session_stop as stop_module
+from ansible_collections.community.ngrok.plugins.modules import ngrok_tunnel_session_update as update_module
+from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import (
+    API_KEY,
+    NEW_ID,
+    OLD_ID,
+    OTHER_ID,
+    SERVER_DATE,
+    SERVER_DATE_RFC3339,
+    make_session,
+    ngrok_error,
+    run_module_fail,
+    run_module_ok,
+)
+
+MAIN = restart_module.main
+BASE = "https://api.ngrok.com"
+SESSION_URL = BASE + "/tunnel_sessions/" + OLD_ID
+RESTART_URL = SESSION_URL + "/restart"
+LIST_URL = BASE + "/tunnel_sessions"
+
+ACTION_MODULES = [
+    pytest.param(restart_module.main, "restart", id="restart"),
+    pytest.param(stop_module.main, "stop", id="stop"),
+    pytest.param(update_module.main, "update", id="update"),
+]
+
+
+def body_of(call):
+    body = call.request.body
+    return json.loads(body.decode() if isinstance(body, bytes) else body)
+
+
+def methods(rsps):
+    return [(call.request.method, urlsplit(call.request.url).path) for call in rsps.calls]
+
+
+def list_filter(call):
+    query = parse_qs(urlsplit(call.request.url).query)
+    assert query["limit"] == ["100"]
+    return query["filter"][0]
+
+
+def list_page(*sessions):
+    return {"tunnel_sessions": list(sessions), "uri": LIST_URL, "next_page_uri": None}
+
+
+# -- the plain action (shared by restart, stop and update) -------------------------------------------------
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES)
+@pytest.mark.parametrize("id_option", ["id", "session_id", "tunnel_session_id"])
+def test_action_sends_one_post(rsps, main, action, id_option):
+    rsps.post(SESSION_URL + "/" + action, status=204)
+    result = run_module_ok(main, {id_option: OLD_ID})
+    assert result == {"changed": True, "tunnel_session_id": OLD_ID}
+    assert methods(rsps) == [("POST", "/tunnel_sessions/%s/%s" % (OLD_ID, action))]
+    request = rsps.calls[0].request
+    assert body_of(rsps.calls[0]) == {}
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["Authorization"] == "Bearer " + API_KEY
+    assert request.headers["Ngrok-Version"] == "2"
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES)
+def test_action_with_key_from_environment(rsps, monkeypatch, main, action):
+    monkeypatch.setenv("NGROK_API_KEY", API_KEY)
+    monkeypatch.setenv("NGROK_API_URL", "http://127.0.0.1:8080/")
+    rsps.post("http://127.0.0.1:8080/tunnel_sessions/%s/%s" % (OLD_ID, action), status=204)
+    result = run_module_ok(main, {"id": OLD_ID}, with_key=False)
+    assert result["changed"] is True
+    assert rsps.calls[0].request.headers["Authorization"] == "Bearer " + API_KEY
+
+
+BAD_IDS = [
+    ("", "got an empty value"),
+    ("ts_", "it must be 'ts_' followed by letters and digits only"),
+    ("ts_abc def", "it must be 'ts_' followed"),
+    ("ts_abc/../../credentials", "it must be 'ts_' followed"),
+    ("ts_abc/stop", "it must be 'ts_' followed"),
+    ("..", "it must be 'ts_' followed"),
+    ("ts_abc?x=1", "it must be 'ts_' followed"),
+    ("ts_abc#frag", "it must be 'ts_' followed"),
+    ("cr_32ELG6KEtDBUO1jDXSqtOey4NgM", "it has the prefix 'cr_' of another kind of ngrok resource"),
+]
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES)
+@pytest.mark.parametrize("bad_id, message", BAD_IDS)
+def test_bad_id_fails_before_any_request(rsps, main, action, bad_id, message):
+    rsps.post(re.compile(".*"), status=204)
+    rsps.get(re.compile(".*"), json={})
+    result = run_module_fail(main, {"id": bad_id})
+    assert message in result["msg"]
+    assert result["msg"].startswith("id ")
+    assert len(rsps.calls) == 0
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES)
+@pytest.mark.parametrize("args, message", [
+    (dict(api_key=None), "No ngrok API key"),
+    (dict(api_key=API_KEY + " x"), "api_key contains spaces"),
+    (dict(api_url="http://api.ngrok.com"), "uses http:// to a host that is not this machine"),
+    (dict(api_url="https://user:pw@api.ngrok.com"), "must not contain credentials"),
+    (dict(api_url="https://api.ngrok.com/?x=1"), "must not have a query string"),
+    (dict(api_url="ftp://api.ngrok.com"), "is not a valid URL"),
+    (dict(timeout=0), "timeout must be between 0.1 and 3600 seconds"),
+    (dict(timeout=4000), "timeout must be between 0.1 and 3600 seconds"),
+    (dict(retries=-1), "retries must be between 0 and 20"),
+    (dict(retries=99), "retries must be between 0 and 20"),
+    (dict(rate_limit_timeout=-0.5), "rate_limit_timeout must be between 0 and 3600 seconds"),
+])
+def test_bad_connection_options_fail_before_any_request(rsps, main, action, args, message):
+    rsps.post(re.compile(".*"), status=204)
+    rsps.get(re.compile(".*"), json={})
+    args = dict(args, id=OLD_ID)
+    if args.get("api_key", "") is None:
+        del args["api_key"]
+        result = run_module_fail(main, args, with_key=False)
+    else:
+        result = run_module_fail(main, args)
+    assert message in result["msg"]
+    assert len(rsps.calls) == 0
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES)
+@pytest.mark.parametrize("status, body, message, hint", [
+    (404, ngrok_error(404, "Resource not found"),
+     "Could not {action} tunnel session %s: HTTP 404: Resource not found (operation ID op_32ELGiMyruN4J6Yn0fduKjIT6ug)."
+     % OLD_ID, "The session does not exist (any more)"),
+    (401, ngrok_error(401, "The API key is invalid", "ERR_NGROK_203"), "HTTP 401 ERR_NGROK_203",
+     "Ngrok did not accept the API key"),
+    (403, ngrok_error(403, "Suspended", "ERR_NGROK_205"), "HTTP 403 ERR_NGROK_205",
+     "The API key was accepted but its account may not do this"),
+    (400, ngrok_error(400, "Something else", "ERR_NGROK_999"), "HTTP 400 ERR_NGROK_999: Something else", None),
+])
+def test_api_errors_on_post(rsps, main, action, status, body, message, hint):
+    rsps.post(SESSION_URL + "/" + action, status=status, json=body)
+    result = run_module_fail(main, {"id": OLD_ID})
+    assert message.format(action=action) in result["msg"]
+    if hint:
+        assert hint in result["msg"]
+    assert result["changed"] is False
+    assert result["tunnel_session_id"] == OLD_ID
+    assert result["api_error"]["status_code"] == status
+    assert result["api_error"]["outcome"] == "failed"
+    assert result["api_error"]["attempts"] == 1
+    assert methods(rsps) == [("POST", "/tunnel_sessions/%s/%s" % (OLD_ID, action))]
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES)
+def test_rate_limited_post_is_sent_again_then_succeeds(rsps, client_recorder, main, action):
+    rsps.post(SESSION_URL + "/" + action, status=429, json=ngrok_error(429, "Too many", "ERR_NGROK_226"),
+              headers={"Retry-After": "2"})
+    rsps.post(SESSION_URL + "/" + action, status=204)
+    result = run_module_ok(main, {"id": OLD_ID, "retries": 0})
+    assert result["changed"] is True
+    assert len(rsps.calls) == 2
+    assert client_recorder.sleeps == [3.0]
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES)
+def test_rate_limit_timeout_exhausted(rsps, client_recorder, main, action):
+    rsps.post(SESSION_URL + "/" + action, status=429, json=ngrok_error(429, "Too many", "ERR_NGROK_226"))
+    result = run_module_fail(main, {"id": OLD_ID, "rate_limit_timeout": 5})
+    assert client_recorder.sleeps == [1.0, 2.0]
+    assert result["api_error"]["attempts"] == 3
+    assert "was still exceeded after waiting 3 seconds over 3 attempts" in result["msg"]
+    assert result["changed"] is False
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES)
+def test_refused_connection_is_retried(rsps, client_recorder, main, action):
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+    refused = requests.exceptions.ConnectionError(MaxRetryError(None, "/", reason=NewConnectionError(
+        None, "Failed to establish a new connection: [Errno 111] Connection refused")))
+    rsps.post(SESSION_URL + "/" + action, body=refused)
+    rsps.post(SESSION_URL + "/" + action, status=204)
+    result = run_module_ok(main, {"id": OLD_ID})
+    assert result["changed"] is True
+    assert len(rsps.calls) == 2
+    assert client_recorder.sleeps == [1.0]
+
+
+# -- a lost answer is resolved by reading the session, never by re-POSTing ---------------------------------
+
+LOST_ANSWERS = [
+    pytest.param(dict(status=502, json=ngrok_error(502, "Bad Gateway")), id="502"),
+    pytest.param(dict(status=400, json=ngrok_error(400, "networking error", "ERR_NGROK_810")), id="ERR_NGROK_810"),
+    pytest.param(dict(body=requests.exceptions.ReadTimeout("read timed out")), id="read-timeout"),
+]
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES[:2])
+@pytest.mark.parametrize("lost", LOST_ANSWERS)
+def test_lost_answer_session_still_there_is_unknown(rsps, fake_time, main, action, lost):
+    rsps.post(SESSION_URL + "/" + action, **lost)
+    rsps.get(SESSION_URL, json=make_session())
+    result = run_module_fail(main, {"id": OLD_ID})
+    assert methods(rsps) == [("POST", "/tunnel_sessions/%s/%s" % (OLD_ID, action))] + [("GET", "/tunnel_sessions/" + OLD_ID)] * 3
+    assert fake_time.sleeps == [1.0, 2.0, 4.0]
+    assert result["unknown_outcome_checks"] == ["still connected after 1 seconds", "still connected after 3 seconds",
+                                                "still connected after 7 seconds"]
+    assert result["msg"].startswith("The %s request for tunnel session %s may or may not have reached ngrok: " % (action, OLD_ID))
+    assert result["msg"].endswith(" Read again since: still connected after 1 seconds; still connected after 3 seconds; "
+                                  "still connected after 7 seconds.")
+    assert result["api_error"]["outcome"] == "unknown"
+    assert result["api_error"]["attempts"] == 1
+    assert result["changed"] is False
+    assert "outcome_resolved" not in result
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES[:2])
+def test_lost_answer_and_reading_fails(rsps, fake_time, main, action):
+    rsps.post(SESSION_URL + "/" + action, status=504, json=ngrok_error(504, "Gateway Timeout"))
+    rsps.get(SESSION_URL, status=401, json=ngrok_error(401, "bad key", "ERR_NGROK_203", "op_get"))
+    result = run_module_fail(main, {"id": OLD_ID})
+    assert len(rsps.calls) == 2
+    assert fake_time.sleeps == [1.0]
+    assert result["unknown_outcome_checks"] == ["reading it failed (HTTP 401 ERR_NGROK_203: bad key (operation ID op_get))"]
+    assert result["api_error"]["status_code"] == 504
+    assert result["api_error"]["outcome"] == "unknown"
+
+
+@pytest.fixture
+def warnings(monkeypatch):
+    """Warnings given through AnsibleModule.warn()."""
+    seen = []
+    monkeypatch.setattr(AnsibleModule, "warn", lambda self, msg: seen.append(msg))
+    return seen
+
+
+# Regression: NgrokModule had no warn() (AttributeError instead of a warning), fixed in 2bdf252.
+@pytest.mark.parametrize("main, action", ACTION_MODULES[:2])
+@pytest.mark.parametrize("present_reads, after", [(0, "1"), (1, "3"), (2, "7")])
+def test_lost_answer_session_gone_means_it_happened(rsps, fake_time, warnings, main, action, present_reads, after):
+    rsps.post(SESSION_URL + "/" + action, status=502, json=ngrok_error(502, "Bad Gateway"))
+    for dummy in range(present_reads):
+        rsps.get(SESSION_URL, json=make_session())
+    rsps.get(SESSION_URL, status=404, json=ngrok_error(404, "Resource not found"))
+    result = run_module_ok(main, {"id": OLD_ID})
+    assert result == {"changed": True, "tunnel_session_id": OLD_ID, "outcome_resolved": True}
+    assert len([c for c in rsps.calls if c.request.method == "POST"]) == 1
+    assert len(rsps.calls) == 1 + present_reads + 1
+    assert fake_time.sleeps == [1.0, 2.0, 4.0][:present_reads + 1]
+    assert warnings == [
+        "The answer to the %s request for tunnel session %s was lost (HTTP 502: Bad Gateway (operation ID "
+        "op_32ELGiMyruN4J6Yn0fduKjIT6ug)). The request was not sent again; the session was gone %s seconds later, so "
+        "the %s took effect." % (action, OLD_ID, after, action)]
+    assert API_KEY not in " ".join(warnings)
+
+
+def test_lost_answer_resolved_then_wait_follows_the_agent(rsps, fake_time, warnings):
+    rsps.get(SESSION_URL, json=make_session())
+    rsps.post(RESTART_URL, body=requests.exceptions.ReadTimeout("read timed out"))
+    rsps.get(SESSION_URL, status=404, json=ngrok_error(404, "Resource not found"))
+    rsps.get(LIST_URL, json=list_page(make_session(NEW_ID)))
+    result = run_module_ok(MAIN, {"id": OLD_ID, "wait": True})
+    assert result["outcome_resolved"] is True
+    assert result["new_tunnel_session"]["id"] == NEW_ID
+    # no Date header from a lost answer: the old session's start time bounds the search
+    assert 'obj.started_at >= timestamp("2025-09-04T10:11:27Z")' in list_filter(rsps.calls[3])
+    assert len(warnings) == 1
+
+
+def test_update_lost_answer_is_not_resolved_by_reading(rsps, fake_time):
+    rsps.post(SESSION_URL + "/update", status=502, json=ngrok_error(502, "Bad Gateway"))
+    rsps.get(SESSION_URL, json=make_session())
+    result = run_module_fail(update_module.main, {"id": OLD_ID})
+    assert methods(rsps) == [("POST", "/tunnel_sessions/%s/update" % OLD_ID)]
+    assert fake_time.sleeps == []
+    assert "unknown_outcome_checks" not in result
+    assert "an update leaves the session in place" in result["msg"]
+    assert result["api_error"]["outcome"] == "unknown"
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES)
+def test_failed_outcome_is_not_resolved_by_reading(rsps, fake_time, main, action):
+    rsps.post(SESSION_URL + "/" + action, status=400, json=ngrok_error(400, "no", "ERR_NGROK_999"))
+    rsps.get(SESSION_URL, status=404, json=ngrok_error(404, "Resource not found"))
+    run_module_fail(main, {"id": OLD_ID})
+    assert len(rsps.calls) == 1
+    assert fake_time.sleeps == []
+
+
+# -- check mode -----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES)
+def test_check_mode_reads_and_never_posts(rsps, main, action):
+    rsps.get(SESSION_URL, json=make_session())
+    rsps.post(re.compile(".*"), status=204)
+    result = run_module_ok(main, {"id": OLD_ID, "_ansible_check_mode": True})
+    assert result == {"changed": True, "tunnel_session_id": OLD_ID, "tunnel_session": make_session()}
+    assert methods(rsps) == [("GET", "/tunnel_sessions/" + OLD_ID)]
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES)
+def test_check_mode_missing_session_fails(rsps, main, action):
+    rsps.get(SESSION_URL, status=404, json=ngrok_error(404, "Resource not found"))
+    rsps.post(re.compile(".*"), status=204)
+    result = run_module_fail(main, {"id": OLD_ID, "_ansible_check_mode": True})
+    assert result["msg"].startswith("Tunnel session %s does not exist: no agent is connected with that session ID." % OLD_ID)
+    assert result["changed"] is False
+    assert "api_error" not in result
+    assert len(rsps.calls) == 1
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES)
+def test_check_mode_read_error(rsps, main, action):
+    rsps.get(SESSION_URL, status=401, json=ngrok_error(401, "bad key", "ERR_NGROK_203"))
+    result = run_module_fail(main, {"id": OLD_ID, "_ansible_check_mode": True})
+    assert result["msg"].startswith("Could not %s tunnel session %s: HTTP 401 ERR_NGROK_203" % (action, OLD_ID))
+    assert result["api_error"]["status_code"] == 401
+    assert len(rsps.calls) == 1
+
+
+@pytest.mark.parametrize("main, action, os_name, transport, refused", [
+    (restart_module.main, "restart", "windows", "ngrok/2", "its agent runs on Windows"),
+    (restart_module.main, "restart", "Windows", "ngrok/2", "its agent runs on Windows"),
+    (restart_module.main, "restart", "linux", "ssh", "it is an SSH tunnel session"),
+    (restart_module.main, "restart", "linux", "ngrok/2", None),
+    (restart_module.main, "restart", "darwin", "ngrok/v2", None),
+    (stop_module.main, "stop", "windows", "ngrok/2", None),
+    (stop_module.main, "stop", "linux", "ssh", None),
+    (update_module.main, "update", "windows", "ngrok/2", None),
+    (update_module.main, "update", "linux", "ssh", "it is an SSH tunnel session"),
+])
+def test_check_mode_predicts_refusals(rsps, main, action, os_name, transport, refused):
+    session = make_session(os=os_name, transport=transport)
+    rsps.get(SESSION_URL, json=session)
+    rsps.post(re.compile(".*"), status=204)
+    if refused:
+        result = run_module_fail(main, {"id": OLD_ID, "_ansible_check_mode": True})
+        assert result["msg"].startswith("Cannot %s tunnel session %s: %s" % (action, OLD_ID, refused))
+        assert result["tunnel_session"] == session
+        assert result["changed"] is False
+    else:
+        result = run_module_ok(main, {"id": OLD_ID, "_ansible_check_mode": True})
+        assert result["changed"] is True
+    assert len(rsps.calls) == 1
+
+
+def test_check_mode_windows_message_points_to_stop(rsps):
+    rsps.get(SESSION_URL, json=make_session(os="windows"))
+    result = run_module_fail(MAIN, {"id": OLD_ID, "_ansible_check_mode": True})
+    assert "community.ngrok.ngrok_tunnel_session_stop" in result["msg"]
+    assert "service manager" in result["msg"]
+
+
+# -- restart-specific: hints ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("code, hint", [
+    ("ERR_NGROK_804", "This agent does not support a remote restart. If it runs on Windows: ngrok cannot restart "
+                      "Windows agents remotely"),
+    ("ERR_NGROK_808", "The agent got the command but failed to restart; look at the agent's log on its host."),
+    ("ERR_NGROK_1122", "This is an SSH tunnel session: SSH sessions cannot be restarted or updated remotely."),
+])
+def test_restart_error_hints(rsps, code, hint):
+    rsps.post(RESTART_URL, status=400, json=ngrok_error(400, "agent said no", code))
+    result = run_module_fail(MAIN, {"id": OLD_ID})
+    assert result["msg"].startswith("Could not restart tunnel session %s: HTTP 400 %s: agent said no" % (OLD_ID, code))
+    assert hint in result["msg"]
+    assert result["api_error"]["error_code"] == code
+
+
+# -- restart with wait -------------------------------------------------------------------------------------------
+
+def _wait_setup(rsps, polls, date=SERVER_DATE, old=None):
+    rsps.get(SESSION_URL, json=old or make_session())
+    rsps.post(RESTART_URL, status=204, headers={"Date": date} if date else {})
+    for sessions in polls:
+        rsps.get(LIST_URL, json=list_page(*sessions))
+
+
+@pytest.mark.parametrize("wait_bounds, message", [
+    (dict(wait_timeout=0), "wait_timeout must be between 1 and 3600 seconds; got 0"),
+    (dict(wait_timeout=3601), "wait_timeout must be between 1 and 3600 seconds; got 3601"),
+    (dict(wait_timeout=-5), "wait_timeout must be between 1 and 3600 seconds; got -5"),
+    (dict(wait_interval=0), "wait_interval must be between 1 and 300 seconds; got 0"),
+    (dict(wait_interval=301), "wait_interval must be between 1 and 300 seconds; got 301"),
+])
+def test_wait_bounds_fail_before_any_request(rsps, wait_bounds, message):
+    rsps.get(re.compile(".*"), json={})
+    rsps.post(re.compile(".*"), status=204)
+    result = run_module_fail(MAIN, dict(wait_bounds, id=OLD_ID, wait=True))
+    assert result["msg"] == message
+    assert len(rsps.calls) == 0
+
+
+def test_wait_returns_the_new_session(rsps, fake_time):
+    new = make_session(NEW_ID, started_at="2025-09-04T10:15:02Z")
+    _wait_setup(rsps, [[new]])
+    result = run_module_ok(MAIN, {"id": OLD_ID, "wait": True})
+    assert result == {"changed": True, "tunnel_session_id": OLD_ID, "tunnel_session": make_session(),
+                      "new_tunnel_session": new}
+    assert methods(rsps) == [("GET", "/tunnel_sessions/" + OLD_ID), ("POST", "/tunnel_sessions/%s/restart" % OLD_ID),
+                             ("GET", "/tunnel_sessions")]
+    cel = list_filter(rsps.calls[2])
+    assert cel == same_agent_filter(make_session(), SERVER_DATE_RFC3339)
+    assert 'obj.credential.id == "cr_32ELG6KEtDBUO1jDXSqtOey4NgM"' in cel
+    assert 'obj.ip == "10.110.2.2"' in cel
+    assert 'obj.metadata == "web-01"' in cel
+    assert 'obj.id != "%s"' % OLD_ID in cel
+    assert 'obj.started_at >= timestamp("2025-09-04T10:15:00Z")' in cel
+    assert fake_time.sleeps == [1.0]
+
+
+def test_wait_without_date_header_uses_old_started_at(rsps, fake_time):
+    _wait_setup(rsps, [[make_session(NEW_ID)]], date=None)
+    run_module_ok(MAIN, {"id": OLD_ID, "wait": True})
+    assert 'obj.started_at >= timestamp("2025-09-04T10:11:27Z")' in list_filter(rsps.calls[2])
+
+
+def test_wait_session_without_metadata_filters_on_empty_metadata(rsps):
+    old = make_session(metadata=None)
+    _wait_setup(rsps, [[make_session(NEW_ID, metadata=None)]], old=old)
+    result = run_module_ok(MAIN, {"id": OLD_ID, "wait": True})
+    assert 'obj.metadata == ""' in list_filter(rsps.calls[2])
+    assert result["new_tunnel_session"]["id"] == NEW_ID
+
+
+def test_wait_polls_every_interval_until_found(rsps, fake_time):
+    _wait_setup(rsps, [[], [], [make_session(NEW_ID)]])
+    result = run_module_ok(MAIN, {"id": OLD_ID, "wait": True, "wait_interval": 7})
+    assert result["new_tunnel_session"]["id"] == NEW_ID
+    assert fake_time.sleeps == [1.0, 7.0, 7.0]
+    assert len(rsps.calls) == 5
+
+
+@pytest.mark.parametrize("wait_timeout, wait_interval, polls, sleeps", [
+    (120, 5, 25, [1.0] + [5.0] * 23 + [4.0]),
+    (1, 5, 1, [1.0]),
+    (3, 1, 3, [1.0, 1.0, 1.0]),
+    (10, 4, 4, [1.0, 4.0, 4.0, 1.0]),
+])
+def test_wait_timeout_fails_but_keeps_changed(rsps, fake_time, wait_timeout, wait_interval, polls, sleeps):
+    _wait_setup(rsps, [[]])
+    result = run_module_fail(MAIN, {"id": OLD_ID, "wait": True, "wait_timeout": wait_timeout,
+                                    "wait_interval": wait_interval})
+    assert result["changed"] is True
+    assert result["tunnel_session"] == make_session()
+    assert result["msg"] == (
+        "The restart of tunnel session %s WAS sent and accepted by ngrok, but the agent did not reconnect within %d "
+        "seconds. Looked for a new session with credential cr_32ELG6KEtDBUO1jDXSqtOey4NgM, IP 10.110.2.2 and metadata "
+        "'web-01' that started at or after 2025-09-04T10:15:00Z; none appeared. Check the agent on its host."
+        % (OLD_ID, wait_timeout))
+    assert result["searched_filter"] == same_agent_filter(make_session(), SERVER_DATE_RFC3339)
+    posts = [c for c in rsps.calls if c.request.method == "POST"]
+    lists = [c for c in rsps.calls if urlsplit(c.request.url).path == "/tunnel_sessions"]
+    assert len(posts) == 1
+    assert len(lists) == polls
+    assert len(rsps.calls) == polls + 2
+    assert fake_time.sleeps == sleeps
+    assert sum(fake_time.sleeps) == pytest.approx(wait_timeout)
+
+
+def test_wait_poll_error_fails_saying_the_restart_was_sent(rsps, fake_time):
+    rsps.get(SESSION_URL, json=make_session())
+    rsps.post(RESTART_URL, status=204, headers={"Date": SERVER_DATE})
+    rsps.get(LIST_URL, status=400, json=ngrok_error(400, "Invalid CEL query", "ERR_NGROK_250", "op_list"))
+    result = run_module_fail(MAIN, {"id": OLD_ID, "wait": True})
+    assert result["msg"] == ("The restart of tunnel session %s WAS sent and took effect, but looking for the reconnected "
+                             "agent failed: HTTP 400 ERR_NGROK_250: Invalid CEL query (operation ID op_list)" % OLD_ID)
+    assert result["changed"] is True
+    assert result["api_error"]["error_code"] == "ERR_NGROK_250"
+
+
+# Regression: NgrokModule had no warn() (AttributeError), fixed in 2bdf252.
+def test_wait_with_two_matches_returns_the_newest(rsps, fake_time, warnings):
+    _wait_setup(rsps, [[make_session(NEW_ID), make_session(OTHER_ID)]])
+    result = run_module_ok(MAIN, {"id": OLD_ID, "wait": True})
+    assert result["new_tunnel_session"]["id"] == NEW_ID
+    assert result["changed"] is True
+    assert warnings == ["More than one session matches the restarted agent of %s; returning the newest (%s)"
+                        % (OLD_ID, NEW_ID)]
+    assert parse_qs(urlsplit(rsps.calls[2].request.url).query)["limit"] == ["100"]
+
+
+@pytest.mark.parametrize("session, refused", [
+    (make_session(os="windows"), "its agent runs on Windows"),
+    (make_session(transport="ssh"), "it is an SSH tunnel session"),
+])
+def test_wait_refuses_before_posting(rsps, session, refused):
+    rsps.get(SESSION_URL, json=session)
+    rsps.post(RESTART_URL, status=204)
+    result = run_module_fail(MAIN, {"id": OLD_ID, "wait": True})
+    assert refused in result["msg"]
+    assert methods(rsps) == [("GET", "/tunnel_sessions/" + OLD_ID)]
+
+
+def test_wait_on_missing_session_never_posts(rsps):
+    rsps.get(SESSION_URL, status=404, json=ngrok_error(404, "Resource not found"))
+    rsps.post(RESTART_URL, status=204)
+    result = run_module_fail(MAIN, {"id": OLD_ID, "wait": True})
+    assert "does not exist" in result["msg"]
+    assert len(rsps.calls) == 1
+
+
+def test_wait_false_ignores_wait_bounds(rsps):
+    rsps.post(RESTART_URL, status=204)
+    result = run_module_ok(MAIN, {"id": OLD_ID, "wait": False, "wait_timeout": 0, "wait_interval": 0})
+    assert result["changed"] is True
+
+
+# -- the API key never shows -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, setup", [
+    pytest.param({}, lambda r: r.post(RESTART_URL, status=401, json=ngrok_error(401, "bad", "ERR_NGROK_203")), id="401"),
+    pytest.param({}, lambda r: r.post(RESTART_URL, body=requests.exceptions.ReadTimeout("t")), id="timeout"),
+    pytest.param({"api_key": API_KEY + "\n"}, lambda r: None, id="bad-key"),
+    pytest.param({"api_url": "https://%s@api.ngrok.com" % API_KEY}, lambda r: None, id="key-in-url"),
+    pytest.param({"wait": True}, lambda r: (r.get(SESSION_URL, json=make_session()), r.post(RESTART_URL, status=204),
+                                            r.get(LIST_URL, json=list_page())), id="wait-timeout"),
+])
+def test_api_key_never_in_a_failure(rsps, args, setup):
+    setup(rsps)
+    args = dict(args, id=OLD_ID)
+    run_module_fail(MAIN, args)  # run_module_fail scans the whole result for the key
+
+
+def test_api_key_never_in_a_success(rsps):
+    _wait_setup(rsps, [[make_session(NEW_ID)]])
+    run_module_ok(MAIN, {"id": OLD_ID, "wait": True})  # scans the result
+    assert rsps.calls[0].request.headers["Authorization"] == "Bearer " + API_KEY
