@@ -24,26 +24,27 @@ from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import
 
 MAIN = module_under_test.main
 SESSION_URL = "https://api.ngrok.com/tunnel_sessions/" + OLD_ID
-stop_URL = SESSION_URL + "/stop"
+ACTION_URL = SESSION_URL + "/stop"
+SSH_SUPPORTED = True  # may this action be sent to an SSH tunnel session?
 
 
 def test_stop_posts_to_its_own_endpoint(rsps):
-    rsps.post(stop_URL, status=204)
+    rsps.post(ACTION_URL, status=204)
     rsps.post(re.compile(".*"), status=204)
     result = run_module_ok(MAIN, {"id": OLD_ID})
     assert result == {"changed": True, "tunnel_session_id": OLD_ID}
-    assert [c.request.url for c in rsps.calls] == [stop_URL]
+    assert [c.request.url for c in rsps.calls] == [ACTION_URL]
 
 
 def test_stop_accepts_200_with_a_body(rsps):
-    rsps.post(stop_URL, status=200, body="<html>ok</html>")
+    rsps.post(ACTION_URL, status=200, body="<html>ok</html>")
     assert run_module_ok(MAIN, {"id": OLD_ID})["changed"] is True
     assert len(rsps.calls) == 1
 
 
 @pytest.mark.parametrize("option", ["wait", "wait_timeout", "wait_interval", "metadata", "filter"])
 def test_stop_has_no_such_option(rsps, option):
-    rsps.post(stop_URL, status=204)
+    rsps.post(ACTION_URL, status=204)
     result = run_module_fail(MAIN, {"id": OLD_ID, option: 5})
     assert "Unsupported parameters" in result["msg"]
     assert option in result["msg"]
@@ -61,7 +62,7 @@ def test_stop_requires_an_id(rsps):
     ("ERR_NGROK_807", "The agent got the command but failed to stop; look at the agent's log on its host."),
 ])
 def test_stop_error_hints(rsps, code, hint):
-    rsps.post(stop_URL, status=400, json=ngrok_error(400, "agent said no", code))
+    rsps.post(ACTION_URL, status=400, json=ngrok_error(400, "agent said no", code))
     result = run_module_fail(MAIN, {"id": OLD_ID})
     assert result["msg"] == "Could not stop tunnel session %s: HTTP 400 %s: agent said no (operation ID %s). %s" % (
         OLD_ID, code, "op_32ELGiMyruN4J6Yn0fduKjIT6ug", hint)
@@ -91,6 +92,6 @@ def test_stop_on_ssh_session_in_check_mode(rsps):
 
 def test_stop_without_check_mode_does_not_read_first(rsps):
     rsps.get(SESSION_URL, json=make_session(os="windows", transport="ssh"))
-    rsps.post(stop_URL, status=204)
+    rsps.post(ACTION_URL, status=204)
     run_module_ok(MAIN, {"id": OLD_ID})
     assert [c.request.method for c in rsps.calls] == ["POST"]
