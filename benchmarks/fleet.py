@@ -23,6 +23,7 @@ import collections
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -240,16 +241,29 @@ def _run(opts, workdir, python, coll_path, coll_how, inventory, emulator, log):
     log("collection: %s (%s); emulator %s (pid %s)" % (coll_path, coll_how, emulator.url, emulator.pid))
     log("running: %s" % " ".join(argv))
     output_path = os.path.join(workdir, "ansible-playbook.log")
+    cpu_before = children_cpu()
     start = time.perf_counter()
     with open(output_path, "w+", encoding="utf-8") as out:
         proc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=workdir, check=False)
         elapsed = time.perf_counter() - start
+        cpu = children_cpu() - cpu_before
         out.seek(0)
         output = out.read()
     time.sleep(opts.reconnect_delay + 0.1)  # let the last restarted agents reconnect
     log_entries = emulator.requests()
     sessions = emulator.control("GET", "sessions")
-    return evaluate(opts, proc.returncode, output, output_path, elapsed, initial_ids, log_entries, sessions)
+    result = evaluate(opts, proc.returncode, output, output_path, elapsed, initial_ids, log_entries, sessions)
+    fig = result["figures"]
+    fig["cpu_seconds"] = round(cpu, 1)
+    fig["cpu_per_request"] = round(cpu / fig["requests_ok"], 3) if fig["requests_ok"] else None
+    # What Ansible could send with every core to itself: a load-independent estimate of its own throughput.
+    fig["capacity_per_second"] = round((os.cpu_count() or 1) / fig["cpu_per_request"], 2) if fig["cpu_per_request"] else None
+    return result
+
+
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def evaluate(opts, returncode, output, output_path, elapsed, initial_ids, entries, sessions):
@@ -346,7 +360,8 @@ FLEET_COLUMNS = [("hosts", "hosts"), ("forks", "forks"), ("mode", "mode"), ("rat
                  ("strategy", "strategy"), ("pipelining", "pipelining"),
                  ("requests (ok)", "requests_ok"), ("429s", "requests_429"), ("by kind", "by_kind"),
                  ("elapsed s", "elapsed"), ("floor s", "floor"), ("elapsed/floor", "ratio"),
-                 ("API req/host", "requests_per_host"), ("API req/s", "api_requests_per_second")]
+                 ("API req/host", "requests_per_host"), ("API req/s", "api_requests_per_second"),
+                 ("CPU s", "cpu_seconds"), ("CPU s/req", "cpu_per_request"), ("capacity req/s", "capacity_per_second")]
 
 
 def parser():
@@ -381,6 +396,9 @@ def main(argv=None):
     print()
     print(format_table([fig], FLEET_COLUMNS))
     print()
+    load = " ".join("%.2f" % v for v in os.getloadavg())
+    print("Load average: %s. Ansible used %s CPU s (%s per API request): with all %d cores it could send about %s "
+          "requests/s." % (load, fig["cpu_seconds"], fig["cpu_per_request"], os.cpu_count() or 1, fig["capacity_per_second"]))
     if fig["rate_limit"] == "off":
         print("No rate limit: Ansible itself sent %s API requests/s (%s hosts/s) with %d forks."
               % (fig["api_requests_per_second"], fig["hosts_per_second"], opts.forks))
