@@ -1301,16 +1301,13 @@ class _Handler(BaseHTTPRequestHandler):
             entry["fault"] = fault["name"]
         try:
             if fault is not None and fault["action"] == "drop_before":
-                self._drop()
-                entry["status"] = "dropped"
+                self._drop_logged(state, entry)
                 return
             if fault is not None and fault["action"] == "delay":
                 time.sleep(fault["delay"])
                 if not fault["apply"]:
-                    self._drop()
-                    entry["status"] = "dropped"
+                    self._drop_logged(state, entry)
                     return
-            raw = None
             try:
                 raw = self._read_body()
                 if raw is not None:
@@ -1322,21 +1319,27 @@ class _Handler(BaseHTTPRequestHandler):
             if fault is not None:
                 action = fault["action"]
                 if action == "drop_after":
-                    self._drop()
-                    entry["status"] = "dropped"
+                    self._drop_logged(state, entry)
                     return
                 if action == "respond":
                     status, headers, body = self._fault_response(fault, op_id)
                 elif action == "big_body":
                     status, headers, body = self._big_body(fault, op_id)
             entry["status"] = status
+            # logged before answering, so a client that got its answer finds its request in the log
+            state.record(entry)
             self._send(status, headers, body, slow=fault["delay"] if fault is not None and fault["action"] == "slow_body" else None)
         except (BrokenPipeError, ConnectionResetError, socket.timeout):
             self.close_connection = True
-            if entry["status"] is None:
+            with state.lock:
                 entry["status"] = "dropped"
-        finally:
-            state.record(entry)
+            if entry["seq"] is None:
+                state.record(entry)
+
+    def _drop_logged(self, state, entry):
+        entry["status"] = "dropped"
+        state.record(entry)
+        self._drop()
 
     def _logged_headers(self, state):
         headers = {}
@@ -1614,7 +1617,13 @@ class Emulator:
         try:
             self.server.serve_forever(poll_interval=0.05)
         finally:
-            self._stopped.set()
+            with self._stopping:
+                unexpected = self.exit_reason is None
+                if unexpected:
+                    self.exit_reason = "server loop ended"
+            if unexpected:
+                self.server.server_close()
+                self._stopped.set()
 
     def _watch(self):
         limits = [t for t in (self.idle_timeout, self.max_lifetime) if t > 0]
@@ -1855,22 +1864,24 @@ def main(argv=None):
         emulator.start()
     except (OSError, ValueError, ControlError) as exc:
         sys.stderr.write("ngrok-emulator: cannot start: %s\n" % (exc.msg if isinstance(exc, ControlError) else exc))
+        if log_stream is not None:
+            log_stream.close()
         return 2
     info = {"url": emulator.url, "pid": os.getpid(), "port": emulator.port}
     line = json.dumps(info)
+
+    def on_signal(signum, _frame):
+        emulator.stop_async("signal %d" % signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, on_signal)
     try:
         if args.port_file:
             _write_atomic(args.port_file, line + "\n")
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
-
-        def on_signal(signum, _frame):
-            emulator.stop_async("signal %d" % signum)
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        if hasattr(signal, "SIGHUP"):
-            signal.signal(signal.SIGHUP, on_signal)
         while not emulator.wait(1.0):
             pass
         emulator.log("exiting: %s" % emulator.exit_reason)
