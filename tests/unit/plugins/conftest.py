@@ -94,4 +94,3 @@ def make_client():
         client.recorder = recorder
         return client
     return factory
-

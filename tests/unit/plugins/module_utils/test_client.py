@@ -12,19 +12,19 @@ import re
 import socket
 import http.client
 
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 import requests
 import urllib3
 from requests import exceptions as rexc
 from urllib3 import exceptions as uexc
-from urllib.parse import parse_qs, urlsplit
 
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_VERSION
 
 from ansible_collections.community.ngrok.plugins.module_utils import _client
 from ansible_collections.community.ngrok.plugins.module_utils._client import (
     MAX_BODY_BYTES,
-    NgrokClient,
     NgrokError,
 )
 from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import API_KEY, API_URL, ngrok_error
@@ -200,7 +200,7 @@ def test_collection_version_matches_galaxy_yml():
     galaxy = os.path.join(here, "..", "..", "..", "..", "galaxy.yml")
     if not os.path.exists(galaxy):
         pytest.skip("galaxy.yml is not part of this test run's copy of the collection")
-    with open(galaxy) as handle:
+    with open(galaxy, encoding="utf-8") as handle:
         text = handle.read()
     version = re.search(r"^version:\s*['\"]?([^'\"\s]+)", text, re.M).group(1)
     assert _client.COLLECTION_VERSION == version

@@ -256,7 +256,7 @@ def _module_fails(args):
     with set_module_args(args), capture_exit_fail():
         module = NgrokModule(argument_spec={})
         with pytest.raises(AnsibleFailJson) as info:
-            module.client
+            assert module.client is None
     assert_no_api_key(info.value.result)
     return info.value.result
 
@@ -301,7 +301,7 @@ def test_api_key_and_url_from_the_environment(monkeypatch, rsps):
 def test_options_win_over_the_environment(monkeypatch):
     monkeypatch.setenv("NGROK_API_KEY", "env-key")
     monkeypatch.setenv("NGROK_API_URL", "http://localhost:9999")
-    module, client = _module_client(dict(api_key=API_KEY, api_url="https://api.example.com"))
+    dummy, client = _module_client(dict(api_key=API_KEY, api_url="https://api.example.com"))
     assert client.api_url == "https://api.example.com"
     assert client._session.auth._header == "Bearer " + API_KEY
 

@@ -125,32 +125,30 @@ def _args(args, with_key):
     return args
 
 
-def run_module_ok(main, args, with_key=True):
-    """Run ``main()``; it must exit successfully. Returns the result."""
-    with set_module_args(_args(args, with_key)), capture_exit_fail():
+def _run(main, args):
+    """Run ``main()``; return the AnsibleExitJson or AnsibleFailJson it raised."""
+    with set_module_args(args), capture_exit_fail():
         try:
             main()
-        except AnsibleFailJson as exc:
-            raise AssertionError("the module failed: %r" % (exc.result,))
-        except AnsibleExitJson as exc:
-            result = exc.result
-        else:
-            raise AssertionError("the module neither exited nor failed")
-    assert_no_api_key(result)
-    return result
+        except (AnsibleExitJson, AnsibleFailJson) as exc:
+            return exc
+    raise AssertionError("the module neither exited nor failed")
+
+
+def run_module_ok(main, args, with_key=True):
+    """Run ``main()``; it must exit successfully. Returns the result."""
+    result = _run(main, _args(args, with_key))
+    if isinstance(result, AnsibleFailJson):
+        raise AssertionError("the module failed: %r" % (result.result,))
+    assert_no_api_key(result.result)
+    return result.result
 
 
 def run_module_fail(main, args, with_key=True):
     """Run ``main()``; it must fail. Returns the result."""
-    with set_module_args(_args(args, with_key)), capture_exit_fail():
-        try:
-            main()
-        except AnsibleExitJson as exc:
-            raise AssertionError("the module did not fail: %r" % (exc.result,))
-        except AnsibleFailJson as exc:
-            result = exc.result
-        else:
-            raise AssertionError("the module neither exited nor failed")
-    assert result["failed"] is True
-    assert_no_api_key(result)
-    return result
+    result = _run(main, _args(args, with_key))
+    if isinstance(result, AnsibleExitJson):
+        raise AssertionError("the module did not fail: %r" % (result.result,))
+    assert result.result["failed"] is True
+    assert_no_api_key(result.result)
+    return result.result
