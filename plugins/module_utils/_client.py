@@ -301,7 +301,8 @@ class NgrokClient:
             if status == 429 or error.error_code == RATE_LIMITED_CODE:
                 rate_limited += 1
                 delay = self._delay(rate_limited, response.headers.get("Retry-After"), RATE_LIMIT_BACKOFF_CAP)
-                if rate_waited + delay <= self.rate_limit_timeout and rate_limited < MAX_RATE_LIMITED_ATTEMPTS:
+                if 0 < self.rate_limit_timeout and rate_waited + delay <= self.rate_limit_timeout \
+                        and rate_limited < MAX_RATE_LIMITED_ATTEMPTS:
                     rate_waited += delay
                     self._pause(delay)
                     continue
@@ -344,7 +345,9 @@ class NgrokClient:
             # The TLS handshake failed: nothing was sent, but retrying will not help.
             raise NgrokError("TLS error talking to %s: %s. Check the server certificate, or set validate_certs=false "
                              "only for a trusted test endpoint" % (self.api_url, _reason(exc)), method=method)
-        except (requests_exceptions.ConnectTimeout, requests_exceptions.InvalidURL) as exc:
+        except requests_exceptions.InvalidURL as exc:
+            raise NgrokError("Invalid request URL for %s: %s" % (self.api_url, _reason(exc)), method=method)
+        except requests_exceptions.ConnectTimeout as exc:
             raise _NotSent(_reason(exc))
         except requests_exceptions.ReadTimeout:
             raise _MaybeSent("no response within %s seconds (timeout)" % _fmt_seconds(self.timeout))
@@ -357,8 +360,12 @@ class NgrokClient:
         try:
             raw = self._read_body(response)
         except _MaybeSent:
-            if 200 <= response.status_code < 300 and method != "GET":
+            status = response.status_code
+            if 200 <= status < 300 and method != "GET":
                 # ngrok answered success before the body broke off: the action happened.
+                return response, b""
+            if 400 <= status < 500 or status in RETRY_ALWAYS_STATUSES:
+                # The status line says ngrok did not act; only its explanation is lost.
                 return response, b""
             raise
         finally:

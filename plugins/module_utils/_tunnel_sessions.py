@@ -104,11 +104,16 @@ def and_filters(*expressions) -> str | None:
 def get_session(client, session_id: str) -> dict | None:
     """The session, or None when ngrok answers 404."""
     try:
-        return client.get(session_path(session_id)).data
+        data = client.get(session_path(session_id)).data
     except NgrokError as exc:
         if exc.status_code == 404:
             return None
         raise
+    if not isinstance(data, dict) or not data.get("id"):
+        raise NgrokError("Unexpected answer to GET %s: not a tunnel session (%s)"
+                         % (session_path(session_id), "empty body" if data is None else type(data).__name__),
+                         method="GET", path=session_path(session_id))
+    return data
 
 
 def list_sessions(client, cel_filter: str | None = None, max_items: int | None = None) -> list:

@@ -726,14 +726,42 @@ def test_body_breaking_off_after_post_2xx_is_success(rsps, make_client):
     assert len(rsps.calls) == 1
 
 
-def test_body_breaking_off_after_post_error_status_is_unknown(rsps, make_client):
-    # Pins current behaviour: the status line (404) arrived, but the body broke off; the client does not
-    # look at the status and reports the POST outcome as unknown, without sending it again.
+def test_body_breaking_off_after_post_error_status_is_a_plain_failure(rsps, make_client):
+    # The status line (404) arrived, then the body broke off: a 4xx means ngrok did not act, so the
+    # outcome is a plain failure (not unknown), with the status kept; nothing is sent again.
     rsps.post(RESTART_URL, status=404, body=breaking_body())
     client = make_client()
     with pytest.raises(NgrokError) as info:
         client.post("/tunnel_sessions/ts_abc/restart")
+    assert info.value.outcome == "failed"
+    assert info.value.status_code == 404
+    assert len(rsps.calls) == 1
+
+
+def test_body_breaking_off_after_post_502_stays_unknown(rsps, make_client):
+    rsps.post(RESTART_URL, status=502, body=breaking_body())
+    client = make_client()
+    with pytest.raises(NgrokError) as info:
+        client.post("/tunnel_sessions/ts_abc/restart")
     assert info.value.outcome == "unknown"
+    assert len(rsps.calls) == 1
+
+
+def test_invalid_url_is_not_retried(rsps, make_client):
+    rsps.get(LIST_URL, body=requests.exceptions.InvalidURL("bad"))
+    client = make_client(retries=3)
+    with pytest.raises(NgrokError) as info:
+        client.get("/tunnel_sessions")
+    assert "Invalid request URL" in info.value.message
+    assert len(rsps.calls) == 1
+
+
+def test_rate_limit_timeout_zero_fails_at_the_first_429_even_with_a_zero_wait(rsps, make_client):
+    rsps.get(LIST_URL, status=429, json={"status_code": 429, "msg": "slow down", "error_code": "ERR_NGROK_226"})
+    client = make_client(rate_limit_timeout=0, rand=lambda low, high: 0.0)
+    with pytest.raises(NgrokError) as info:
+        client.get("/tunnel_sessions")
+    assert info.value.status_code == 429
     assert len(rsps.calls) == 1
 
 

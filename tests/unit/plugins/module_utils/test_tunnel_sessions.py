@@ -148,6 +148,15 @@ def test_get_session_404_is_none(rsps, make_client):
     assert len(rsps.calls) == 1
 
 
+@pytest.mark.parametrize("body", ["", "[]", "{}", '{"msg": "no id"}'])
+def test_get_session_200_without_a_session_is_an_error_not_absence(rsps, make_client, body):
+    # A 200 that carries no session must not read as "the session does not exist".
+    rsps.get(SESSION_URL, status=200, body=body, content_type="application/json")
+    with pytest.raises(NgrokError) as info:
+        ts.get_session(make_client(), OLD_ID)
+    assert "not a tunnel session" in info.value.message
+
+
 @pytest.mark.parametrize("status", [400, 401, 403, 500])
 def test_get_session_other_errors_raise(rsps, make_client, status):
     rsps.get(SESSION_URL, status=status, json=ngrok_error(status, "no"))
