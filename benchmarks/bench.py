@@ -16,7 +16,7 @@ Interleaved one-task playbooks, A B C D E A B C D E ... for R rounds after a war
 Each whole ansible-playbook process is timed (wall clock). Then the fleet figures (fleet.py):
 restart, restart+wait and info over N hosts with a biting rate limit.
 
-    python benchmarks/bench.py [--rounds 15] [--fleet-hosts 300] [--no-fleet] [--write]
+    python benchmarks/bench.py [--rounds 15] [--fleet-hosts 100] [--no-fleet] [--write]
 
 ``--write`` writes docs/benchmark.md. Stdlib only, Python 3.9+.
 """
@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -241,6 +242,33 @@ def run_bench(opts, log):
     return {"scenarios": rows, "ratios": ratios, "raw": times, "raw_cpu": cpus}
 
 
+IMPORT_CASES = (
+    ("python -c pass", "pass"),
+    ("ansible.module_utils.basic", "import ansible.module_utils.basic"),
+    ("basic + requests", "import ansible.module_utils.basic, requests"),
+    ("basic + http.client, ssl, json", "import ansible.module_utils.basic, http.client, ssl, json"),
+    ("basic + ansible.module_utils.urls (uri)", "import ansible.module_utils.basic, ansible.module_utils.urls"),
+    ("basic + community.ngrok module_utils", "import ansible.module_utils.basic, "
+     "ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions"),
+)
+
+
+def run_imports(opts, coll_path, log):
+    """CPU time of a fresh python importing what a module run imports (median of N, interleaved)."""
+    python = opts.python or sys.executable
+    prefix = "import sys; sys.path.insert(0, %r); " % coll_path
+    cpus = {label: [] for label, _ in IMPORT_CASES}
+    for _ in range(opts.imports):
+        for label, code in IMPORT_CASES:
+            before = fleet.children_cpu()
+            subprocess.run([python, "-B", "-c", prefix + code], check=True)
+            cpus[label].append(fleet.children_cpu() - before)
+    base = statistics.median(cpus[IMPORT_CASES[1][0]])
+    log("imports: %d runs each" % opts.imports)
+    return [{"imports": label, "cpu": round(statistics.median(v), 3), "vs_basic": "%+.3f" % (statistics.median(v) - base),
+             "min": round(min(v), 3)} for label, v in cpus.items()]
+
+
 def run_fleets(opts, log):
     results = []
     for mode, wait in (("restart", False), ("restart", True), ("info", False)):
@@ -267,13 +295,15 @@ SCENARIO_COLUMNS = [("scenario", "scenario"), ("median s", "median"), ("p10 s", 
                     ("CPU s (median)", "cpu"), ("API requests/run", "api_requests")]
 RATIO_COLUMNS = [("ratio (same round)", "ratio"), ("median", "median"), ("p10", "p10"), ("p90", "p90"),
                  ("target", "target"), ("met", "met"), ("CPU-time ratio (median)", "cpu")]
+IMPORT_COLUMNS = [("a fresh python imports (-B, no .pyc written)", "imports"), ("CPU s (median)", "cpu"),
+                  ("vs basic", "vs_basic"), ("min", "min")]
 FLEET_COLUMNS = [("hosts", "hosts"), ("forks", "forks"), ("run", "mode"), ("rate limit", "rate_limit"),
                  ("requests ok", "requests_ok"), ("429s", "requests_429"), ("elapsed s", "elapsed"), ("floor s", "floor"),
                  ("elapsed/floor", "ratio"), ("target", "target"), ("met", "met"), ("API req/host", "requests_per_host"),
                  ("checks", "checks")]
 
 
-def render(info, opts, bench, fleets):
+def render(info, opts, bench, fleets, imports=None):
     lines = ["# community.ngrok benchmark", "",
              "Latest figures of `benchmarks/bench.py` (written with `--write`). Every figure is the wall clock of a "
              "whole `ansible-playbook` process against the local ngrok API emulator (`tests/emulator/`).", "",
@@ -285,6 +315,10 @@ def render(info, opts, bench, fleets):
         lines += ["## One-task playbooks (%d interleaved rounds after a warm-up round)" % opts.rounds, "",
                   fleet.format_table(bench["scenarios"], SCENARIO_COLUMNS), "",
                   fleet.format_table(bench["ratios"], RATIO_COLUMNS), ""]
+    if imports:
+        lines += ["## Module start-up: import cost (`--imports %d`)" % opts.imports, "",
+                  "Every module run is a fresh python; these are the imports it pays before sending anything.", "",
+                  fleet.format_table(imports, IMPORT_COLUMNS), ""]
     if fleets:
         lines += ["## Fleet (`benchmarks/fleet.py`)", "",
                   "floor = successful API requests / (rate limit / window): the least time the rate limit allows.", "",
@@ -297,9 +331,10 @@ def parser():
     p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--no-bench", action="store_true", help="skip the one-task playbooks")
     p.add_argument("--no-fleet", action="store_true", help="skip the fleet runs")
-    p.add_argument("--fleet-hosts", type=int, default=300)
+    p.add_argument("--imports", type=int, default=15, metavar="N", help="import-cost runs per case; 0: skip (default 15)")
+    p.add_argument("--fleet-hosts", type=int, default=100)
     p.add_argument("--fleet-forks", type=int, default=20)
-    p.add_argument("--fleet-rate-limit", type=int, default=30)
+    p.add_argument("--fleet-rate-limit", type=int, default=10)
     p.add_argument("--fleet-rate-window", type=float, default=5.0)
     p.add_argument("--pipelining", action="store_true", help="ANSIBLE_PIPELINING=1 for the one-task playbooks")
     p.add_argument("--python", help="ansible_python_interpreter and the emulator's python (default: this python)")
@@ -312,7 +347,12 @@ def parser():
     return p
 
 
+def _terminate(signum, _frame):
+    raise SystemExit(128 + signum)  # run the finally blocks: stop the emulator, remove the work dir
+
+
 def main(argv=None):
+    signal.signal(signal.SIGTERM, _terminate)
     argv = sys.argv[1:] if argv is None else argv
     opts = parser().parse_args(argv)
     opts.argv = argv
@@ -322,13 +362,20 @@ def main(argv=None):
         print(msg, file=sys.stderr, flush=True)
 
     bench = None if opts.no_bench else run_bench(opts, log)
+    imports = None
+    if opts.imports > 0:
+        workdir = tempfile.mkdtemp(prefix="ngrok-imports-")
+        try:
+            imports = run_imports(opts, fleet.prepare_collection(workdir, opts.collections_path)[0], log)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
     fleets = None if opts.no_fleet else run_fleets(opts, log)
     info["load_end"] = _loadavg()
-    text = render(info, opts, bench, fleets)
+    text = render(info, opts, bench, fleets, imports)
     print(text)
     if opts.json:
         with open(opts.json, "w", encoding="utf-8") as handle:
-            json.dump({"machine": info, "bench": bench, "fleet": fleets}, handle, indent=2)
+            json.dump({"machine": info, "bench": bench, "imports": imports, "fleet": fleets}, handle, indent=2)
     if opts.write:
         os.makedirs(os.path.dirname(opts.output), exist_ok=True)
         with open(opts.output, "w", encoding="utf-8") as handle:

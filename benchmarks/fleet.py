@@ -25,6 +25,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -368,7 +369,7 @@ def parser():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     p.add_argument("--hosts", type=int, default=300)
     p.add_argument("--forks", type=int, default=20)
-    p.add_argument("--rate-limit", type=int, default=30, help="accepted API requests per window; 0: no limit (default 30)")
+    p.add_argument("--rate-limit", type=int, default=15, help="accepted API requests per window; 0: no limit (default 15)")
     p.add_argument("--rate-window", type=float, default=5.0, help="seconds (default 5)")
     p.add_argument("--retry-after", action="store_true", help="the emulator sends Retry-After on 429")
     p.add_argument("--wait", action="store_true", help="ngrok_wait=true: wait for every agent to reconnect")
@@ -387,7 +388,12 @@ def parser():
     return p
 
 
+def _terminate(signum, _frame):
+    raise SystemExit(128 + signum)  # run the finally blocks: stop the emulator, remove the work dir
+
+
 def main(argv=None):
+    signal.signal(signal.SIGTERM, _terminate)
     opts = parser().parse_args(argv)
     if opts.hosts < 1 or opts.forks < 1 or opts.rate_limit < 0 or opts.rate_window <= 0:
         raise SystemExit("fleet.py: --hosts and --forks must be >= 1, --rate-limit >= 0, --rate-window > 0")
