@@ -11,7 +11,6 @@ INTERNAL: private to the collection; may change without notice.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from urllib.parse import urlsplit
 
@@ -94,6 +93,8 @@ def _shown_url(parts) -> str:
 def _is_loopback(hostname: str) -> bool:
     if hostname.lower() == "localhost":
         return True
+    import ipaddress  # only for http:// URLs; not worth its import time on every run
+
     try:
         return ipaddress.ip_address(hostname).is_loopback
     except ValueError:

@@ -12,8 +12,6 @@ INTERNAL: private to the collection; may change without notice.
 from __future__ import annotations
 
 import time
-from datetime import timezone
-from email.utils import parsedate_to_datetime
 
 from ansible_collections.community.ngrok.plugins.module_utils._client import NgrokError
 from ansible_collections.community.ngrok.plugins.module_utils._module import (
@@ -320,18 +318,32 @@ class TunnelSessionAction:
             searched_filter=cel, **result)
 
 
+_MONTHS = {name: number for number, name in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+
+
 def _server_time(headers) -> str | None:
-    """The server's Date header as RFC 3339 UTC, the moment the restart was accepted."""
+    """The server's Date header as RFC 3339 UTC: the moment the restart was accepted.
+
+    HTTP servers send the IMF-fixdate form ``Sun, 06 Nov 1994 08:49:37 GMT``
+    (RFC 9110); anything else gives None, and the caller falls back to the old
+    session's start time. Parsed by hand: the email package costs more to
+    import than the whole rest of this file.
+    """
     value = headers.get("Date") if headers is not None else None
     if not value:
         return None
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    fields = value.split()
+    if len(fields) != 6 or fields[5] != "GMT" or fields[2] not in _MONTHS:
         return None
-    if moment is None or moment.tzinfo is None:
+    day, year, clock = fields[1], fields[3], fields[4].split(":")
+    if not (day.isdigit() and year.isdigit() and len(year) == 4 and len(clock) == 3
+            and all(part.isdigit() and len(part) == 2 for part in clock)):
         return None
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    hour, minute, second = (int(part) for part in clock)
+    if not (1 <= int(day) <= 31 and hour <= 23 and minute <= 59 and second <= 60):
+        return None
+    return "%s-%02d-%02dT%s:%s:%sZ" % (year, _MONTHS[fields[2]], int(day), clock[0], clock[1], clock[2])
 
 
 def _fmt(value: float) -> str:

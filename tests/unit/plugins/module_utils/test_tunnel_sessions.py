@@ -119,8 +119,13 @@ def test_same_agent_filter_escapes_metadata():
 
 @pytest.mark.parametrize("headers, expected", [
     ({"Date": "Thu, 04 Sep 2025 10:15:00 GMT"}, "2025-09-04T10:15:00Z"),
-    ({"Date": "Thu, 04 Sep 2025 12:15:00 +0200"}, "2025-09-04T10:15:00Z"),
-    ({"Date": "Thu, 04 Sep 2025 23:30:00 -0100"}, "2025-09-05T00:30:00Z"),
+    # Only RFC 9110's IMF-fixdate (GMT) is an HTTP date; an email-style offset falls back (None).
+    ({"Date": "Thu, 04 Sep 2025 12:15:00 +0200"}, None),
+    ({"Date": "Thu, 04 Sep 2025 23:30:00 -0100"}, None),
+    ({"Date": "Thu, 4 Sep 2025 10:15:00 GMT"}, "2025-09-04T10:15:00Z"),
+    ({"Date": "Thu, 04 Foo 2025 10:15:00 GMT"}, None),
+    ({"Date": "Thu, 04 Sep 2025 25:15:00 GMT"}, None),
+    ({"Date": "Thu, 04 Sep 25 10:15:00 GMT"}, None),
     ({"Date": "Thu, 04 Sep 2025 10:15:00 -0000"}, None),
     ({"Date": "not a date"}, None),
     ({"Date": ""}, None),
