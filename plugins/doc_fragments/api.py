@@ -16,6 +16,10 @@ options:
       - Required. If not set, the value of the E(NGROK_API_KEY) environment variable is used; if neither is set the
         module fails before sending anything.
       - Sent only as a bearer token to O(api_url), never logged, never part of any result or message.
+      - Pass it with this option (from Ansible Vault, or once for all tasks through C(module_defaults) and
+        C(group/community.ngrok.all)), export E(NGROK_API_KEY) before running C(ansible-playbook), or use an AWX
+        credential. Do not set E(NGROK_API_KEY) with a task's C(environment) keyword; ansible-core itself prints
+        those values at C(-vvv), in the command line of the module it runs.
     type: str
   api_url:
     description:

@@ -31,6 +31,7 @@ Retry rules (documented for operators in the modules' docs):
 
 from __future__ import annotations
 
+import http.client
 import json
 import random
 import time
@@ -40,9 +41,11 @@ from urllib.parse import urlsplit, urlencode
 try:
     import requests
     from requests import exceptions as requests_exceptions
+    from urllib3.exceptions import HTTPError as _Urllib3Error
 except ImportError:  # pragma: no cover - exercised through has_requests()
     requests = None
     requests_exceptions = None
+    _Urllib3Error = OSError
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 else:
     REQUESTS_IMPORT_ERROR = None
@@ -82,6 +85,9 @@ UNKNOWN_OUTCOME_STATUSES = frozenset((500, 502, 504))
 RETRY_ALWAYS_CODES = frozenset(("ERR_NGROK_225",))
 RATE_LIMITED_CODE = "ERR_NGROK_226"
 UNKNOWN_OUTCOME_CODES = frozenset(("ERR_NGROK_810",))
+#: Codes that say for certain what happened, whatever the HTTP status: the
+#: agent cannot do it (804-806, 1121, 1122) or tried and failed (807-809).
+DEFINITE_FAILURE_CODES = frozenset("ERR_NGROK_%d" % n for n in (804, 805, 806, 807, 808, 809, 1121, 1122))
 
 OUTCOME_FAILED = "failed"
 OUTCOME_UNKNOWN = "unknown"
@@ -113,6 +119,7 @@ class NgrokError(Exception):
         self.method = method
         self.path = path
         self.rate_limit_waited = 0.0
+        self.from_ngrok = False
 
     @property
     def unknown_outcome(self) -> bool:
@@ -276,7 +283,7 @@ class NgrokClient:
             attempt += 1
             can_retry = retried < self.retries
             try:
-                response, raw = self._send(method, url, params, data, headers)
+                response, raw, body_problem = self._send(method, url, params, data, headers)
             except _NotSent as exc:
                 if can_retry:
                     retried += 1
@@ -297,7 +304,7 @@ class NgrokClient:
             if 200 <= status < 300:
                 return NgrokResponse(status, response.headers, self._decode_success(method, display, status, raw))
 
-            error = self._decode_error(response, raw, method, display, attempt)
+            error = self._decode_error(response, raw, method, display, attempt, body_problem)
             if status == 429 or error.error_code == RATE_LIMITED_CODE:
                 rate_limited += 1
                 delay = self._delay(rate_limited, response.headers.get("Retry-After"), RATE_LIMIT_BACKOFF_CAP)
@@ -314,7 +321,8 @@ class NgrokClient:
                     self._wait(retried, response.headers.get("Retry-After"))
                     continue
                 raise error
-            if status in UNKNOWN_OUTCOME_STATUSES or error.error_code in UNKNOWN_OUTCOME_CODES:
+            if (status in UNKNOWN_OUTCOME_STATUSES and error.error_code not in DEFINITE_FAILURE_CODES) \
+                    or error.error_code in UNKNOWN_OUTCOME_CODES:
                 if idempotent and can_retry:
                     retried += 1
                     self._wait(retried, None)
@@ -359,35 +367,50 @@ class NgrokClient:
             self.requests_sent += 1
         try:
             raw = self._read_body(response)
-        except _MaybeSent:
+        except _MaybeSent as exc:
             status = response.status_code
             if 200 <= status < 300 and method != "GET":
                 # ngrok answered success before the body broke off: the action happened.
-                return response, b""
+                return response, b"", str(exc)
             if 400 <= status < 500 or status in RETRY_ALWAYS_STATUSES:
                 # The status line says ngrok did not act; only its explanation is lost.
-                return response, b""
+                return response, b"", str(exc)
             raise
         finally:
             response.close()
-        return response, raw
+        return response, raw, None
 
     def _read_body(self, response) -> bytes:
-        """Read at most MAX_BODY_BYTES within ``timeout`` seconds in total."""
-        deadline = self._clock() + self.timeout
+        """Read at most MAX_BODY_BYTES, all of it within ``timeout`` seconds.
+
+        Each read returns what has arrived (urllib3's read1) with the socket
+        timeout cut to the time left, and the deadline is checked after every
+        read: a body that trickles in cannot hold the module past ``timeout``.
+        (urllib3 1.x has no read1; there, read() fills a small buffer first.)
+        """
+        now = self._clock()
+        deadline = now + self.timeout
+        body = response.raw
+        read = getattr(body, "read1", None) or body.read
         chunks = []
         size = 0
         try:
-            for chunk in response.iter_content(chunk_size=65536):
+            while True:
+                if now > deadline:
+                    raise _MaybeSent("the response body did not arrive within %s seconds"
+                                     % _fmt_seconds(self.timeout))
+                _set_read_timeout(body, min(self.timeout, deadline - now))
+                chunk = read(65536 if read is not body.read else 1024)
+                if not chunk:
+                    break
                 size += len(chunk)
                 if size > MAX_BODY_BYTES:
                     raise _MaybeSent("the response body is larger than %d bytes" % MAX_BODY_BYTES)
                 chunks.append(chunk)
-                if self._clock() > deadline:
-                    raise _MaybeSent("the response body did not arrive within %s seconds"
-                                     % _fmt_seconds(self.timeout))
-        except (requests_exceptions.ChunkedEncodingError, requests_exceptions.ConnectionError,
-                requests_exceptions.ContentDecodingError, requests_exceptions.ReadTimeout) as exc:
+                now = self._clock()
+        except (_Urllib3Error, http.client.HTTPException, OSError, requests_exceptions.RequestException) as exc:
+            if self._clock() >= deadline:
+                raise _MaybeSent("the response body did not arrive within %s seconds" % _fmt_seconds(self.timeout))
             raise _MaybeSent("the response body broke off (%s)" % _reason(exc))
         return b"".join(chunks)
 
@@ -404,7 +427,7 @@ class NgrokClient:
                              % (method, display, status, _snippet(raw)), status_code=None,
                              method=method, path=display)
 
-    def _decode_error(self, response, raw, method, display, attempt) -> NgrokError:
+    def _decode_error(self, response, raw, method, display, attempt, body_problem=None) -> NgrokError:
         status = response.status_code
         body = None
         try:
@@ -420,12 +443,19 @@ class NgrokClient:
                 operation_id = _str_or_none(details.get("operation_id"))
         if api_msg is None:
             reason = response.reason or ""
-            api_msg = "%s (the response is not an ngrok error: %s)" % (reason, _snippet(raw)) if raw.strip() \
-                else "%s (empty response body)" % reason if reason else "empty response body"
-            api_msg = api_msg.strip()
+            if body_problem:
+                detail = body_problem
+            elif raw.strip():
+                detail = "the response is not an ngrok error: %s" % _snippet(raw)
+            else:
+                detail = "empty response body"
+            api_msg = ("%s (%s)" % (reason, detail) if reason else detail).strip()
         operation_id = operation_id or _str_or_none(response.headers.get("ngrok-operation-id"))
         error = NgrokError("", status_code=status, error_code=error_code, api_msg=api_msg,
                            operation_id=operation_id, attempts=attempt, method=method, path=display)
+        # True when the body is ngrok's own error JSON (it always has status_code and msg); a 404 from a
+        # proxy or a load balancer is not ngrok saying that a session does not exist.
+        error.from_ngrok = isinstance(body, dict) and "status_code" in body and "msg" in body
         error.message = "%s %s: %s" % (method, display, error.describe())
         error.args = (error.message,)
         return error
@@ -443,6 +473,17 @@ class NgrokClient:
     def _pause(self, delay: float) -> None:
         self.retry_waits.append(delay)
         self._sleep(delay)
+
+
+def _set_read_timeout(body, seconds: float) -> None:
+    """Best effort: cut the socket timeout of a streaming urllib3 response."""
+    connection = getattr(body, "connection", None) or getattr(body, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        try:
+            sock.settimeout(max(seconds, 0.001))
+        except OSError:
+            pass
 
 
 def default_user_agent() -> str:
@@ -502,9 +543,12 @@ def _reason(exc) -> str:
             continue
         break
     text = str(inner) or type(inner).__name__
-    # urllib3 prefixes "<urllib3.connection.HTTPConnection object at 0x...>: "
+    # urllib3 prefixes "<urllib3.connection.HTTPConnection object at 0x...>: " (1.x) or
+    # "HTTPConnection(host='...', port=...): " (2.x)
     if text.startswith("<") and ">: " in text:
         text = text.split(">: ", 1)[1]
+    elif text.startswith(("HTTPConnection(", "HTTPSConnection(")) and "): " in text:
+        text = text.split("): ", 1)[1]
     return text
 
 

@@ -104,7 +104,7 @@ def get_session(client, session_id: str) -> dict | None:
     try:
         data = client.get(session_path(session_id)).data
     except NgrokError as exc:
-        if exc.status_code == 404:
+        if exc.status_code == 404 and exc.from_ngrok:
             return None
         raise
     if not isinstance(data, dict) or not data.get("id"):
@@ -182,7 +182,7 @@ def explain(action: str, session_id: str | None, error: NgrokError) -> str:
         hint = "ngrok had a server error; try again later"
     else:
         return text
-    return "%s %s." % (text, hint[0].upper() + hint[1:])
+    return "%s %s." % (text, hint if hint.startswith("ngrok") else hint[0].upper() + hint[1:])
 
 
 class TunnelSessionAction:

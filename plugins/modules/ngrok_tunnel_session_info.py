@@ -65,17 +65,15 @@ EXAMPLES = r"""
 - name: Find the agent of this host (started with metadata set to its inventory name)
   community.ngrok.ngrok_tunnel_session_info:
     metadata: "{{ inventory_hostname }}"
+    api_key: "{{ vault_ngrok_api_key }}"
   delegate_to: localhost
-  environment:
-    NGROK_API_KEY: "{{ vault_ngrok_api_key }}"
   register: agent
 
 - name: Restart it
   community.ngrok.ngrok_tunnel_session_restart:
     id: "{{ agent.tunnel_sessions[0].id }}"
+    api_key: "{{ vault_ngrok_api_key }}"
   delegate_to: localhost
-  environment:
-    NGROK_API_KEY: "{{ vault_ngrok_api_key }}"
   when: agent.tunnel_sessions | length == 1
 
 - name: All Linux agents in Europe that are older than 3.20

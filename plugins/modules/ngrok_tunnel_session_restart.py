@@ -93,9 +93,8 @@ EXAMPLES = r"""
 - name: Restart the ngrok agent of this host
   community.ngrok.ngrok_tunnel_session_restart:
     id: "{{ ngrok_tunnel_session_id }}"
+    api_key: "{{ vault_ngrok_api_key }}"
   delegate_to: localhost
-  environment:
-    NGROK_API_KEY: "{{ vault_ngrok_api_key }}"
 
 - name: Restart and wait until the agent is back
   community.ngrok.ngrok_tunnel_session_restart:

@@ -62,9 +62,8 @@ EXAMPLES = r"""
 - name: Stop the ngrok agent of this host
   community.ngrok.ngrok_tunnel_session_stop:
     id: "{{ ngrok_tunnel_session_id }}"
+    api_key: "{{ vault_ngrok_api_key }}"
   delegate_to: localhost
-  environment:
-    NGROK_API_KEY: "{{ vault_ngrok_api_key }}"
 
 - name: Restart a Windows agent that runs as a service (its service manager starts it again)
   community.ngrok.ngrok_tunnel_session_stop:

@@ -56,8 +56,9 @@ seealso:
 EXAMPLES = r"""
 - name: Update the ngrok agent of this host, then restart it to run the new version
   delegate_to: localhost
-  environment:
-    NGROK_API_KEY: "{{ vault_ngrok_api_key }}"
+  module_defaults:
+    group/community.ngrok.all:
+      api_key: "{{ vault_ngrok_api_key }}"
   block:
     - name: Update the agent
       community.ngrok.ngrok_tunnel_session_update:

@@ -140,7 +140,10 @@ _STRING_FIELDS = frozenset(("id", "metadata", "agent_version", "ip", "os", "regi
 
 _CEL_TOKEN_RE = re.compile(r"\s+|(?P<num>\d+)|(?P<ident>[A-Za-z_][A-Za-z0-9_]*)|(?P<quote>[\"'])"
                            r"|(?P<op>&&|\|\||==|!=|<=|>=|[<>!.,()\[\]-])")
-_CEL_ESCAPES = {'"': '"', "'": "'", "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
+_CEL_ESCAPES = {'"': '"', "'": "'", "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b",
+                "f": "\f", "v": "\v", "?": "?", "`": "`"}
+# CEL's numeric escapes: \xHH, \uHHHH, \UHHHHHHHH (hex) and \ooo (octal).
+_CEL_NUMERIC_ESCAPES = {"x": (2, 16), "X": (2, 16), "u": (4, 16), "U": (8, 16)}
 _CEL_KEYWORDS = {"true": True, "false": False}
 _CEL_RESERVED = frozenset(("null", "in", "as", "break", "const", "continue", "else", "for", "function", "if",
                            "import", "let", "loop", "package", "namespace", "return", "var", "void", "while"))
@@ -176,11 +179,24 @@ def _cel_tokenize(text):
                     if pos + 1 >= length:
                         raise CelError("unterminated string literal at position %d" % start)
                     esc = text[pos + 1]
-                    if esc not in _CEL_ESCAPES:
-                        raise CelError("unsupported escape sequence \\%s at position %d" % (esc, pos))
-                    chars.append(_CEL_ESCAPES[esc])
-                    pos += 2
-                    continue
+                    if esc in _CEL_ESCAPES:
+                        chars.append(_CEL_ESCAPES[esc])
+                        pos += 2
+                        continue
+                    if esc in _CEL_NUMERIC_ESCAPES or esc in "0123":
+                        size, base = _CEL_NUMERIC_ESCAPES.get(esc, (3, 8))
+                        first = pos + 1 if base == 8 else pos + 2
+                        digits = text[first:first + size]
+                        try:
+                            code = int(digits, base) if len(digits) == size else -1
+                        except ValueError:
+                            code = -1
+                        if not 0 <= code <= 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+                            raise CelError("invalid escape sequence \\%s at position %d" % (text[pos + 1:first + size], pos))
+                        chars.append(chr(code))
+                        pos = first + size
+                        continue
+                    raise CelError("unsupported escape sequence \\%s at position %d" % (esc, pos))
                 chars.append(char)
                 pos += 1
             tokens.append(("str", "".join(chars), start))

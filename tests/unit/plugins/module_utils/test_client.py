@@ -738,6 +738,31 @@ def test_body_breaking_off_after_post_error_status_is_a_plain_failure(rsps, make
     assert len(rsps.calls) == 1
 
 
+@pytest.mark.parametrize("status", [500, 502, 504])
+@pytest.mark.parametrize("code", ["ERR_NGROK_807", "ERR_NGROK_808", "ERR_NGROK_809", "ERR_NGROK_804", "ERR_NGROK_1122"])
+def test_post_5xx_with_a_definite_agent_failure_code_is_a_plain_failure(rsps, make_client, status, code):
+    # The agent could not, or tried and failed: ngrok says what happened, so the outcome is not unknown.
+    rsps.post(RESTART_URL, status=status, json={"status_code": status, "msg": "agent failed", "error_code": code})
+    client = make_client(retries=3)
+    with pytest.raises(NgrokError) as info:
+        client.post("/tunnel_sessions/ts_abc/restart")
+    assert info.value.outcome == "failed"
+    assert info.value.error_code == code
+    assert len(rsps.calls) == 1
+
+
+@pytest.mark.parametrize("code", [None, "ERR_NGROK_810", "ERR_NGROK_999"])
+def test_post_502_without_a_definite_code_stays_unknown(rsps, make_client, code):
+    body = {"status_code": 502, "msg": "bad gateway"}
+    if code:
+        body["error_code"] = code
+    rsps.post(RESTART_URL, status=502, json=body)
+    with pytest.raises(NgrokError) as info:
+        make_client(retries=3).post("/tunnel_sessions/ts_abc/restart")
+    assert info.value.outcome == "unknown"
+    assert len(rsps.calls) == 1
+
+
 def test_body_breaking_off_after_post_502_stays_unknown(rsps, make_client):
     rsps.post(RESTART_URL, status=502, body=breaking_body())
     client = make_client()
@@ -988,3 +1013,17 @@ def test_has_requests():
 def test_urllib3_is_the_one_requests_uses():
     # The fakes above build urllib3 exceptions; make sure they are the classes requests catches.
     assert requests.adapters.NewConnectionError is urllib3.exceptions.NewConnectionError
+
+
+def test_4xx_whose_body_broke_off_says_so(rsps, make_client):
+    rsps.post(RESTART_URL, status=400, body=breaking_body())
+    with pytest.raises(NgrokError) as info:
+        make_client().post("/tunnel_sessions/ts_abc/restart")
+    assert "the response body broke off" in info.value.api_msg
+    assert "empty response body" not in info.value.api_msg
+
+
+def test_reason_strips_urllib3_2_connection_prefix():
+    exc = requests.exceptions.ConnectionError(
+        "HTTPConnection(host='127.0.0.1', port=9): Failed to establish a new connection: [Errno 111] Connection refused")
+    assert _client._reason(exc) == "Failed to establish a new connection: [Errno 111] Connection refused"

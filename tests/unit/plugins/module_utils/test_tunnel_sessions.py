@@ -194,11 +194,11 @@ def err(status=None, code=None, msg="Something", outcome="failed", attempts=1, m
 @pytest.mark.parametrize("action, error, starts, hint", [
     ("restart", err(401, "ERR_NGROK_203", "The API key is invalid"),
      "Could not restart tunnel session ts_abc: HTTP 401 ERR_NGROK_203: The API key is invalid (operation ID op_1). ",
-     "Ngrok did not accept the API key: check api_key or NGROK_API_KEY"),
+     "ngrok did not accept the API key: check api_key or NGROK_API_KEY"),
     ("stop", err(400, "ERR_NGROK_206", "authtoken"), "Could not stop tunnel session ts_abc: HTTP 400 ERR_NGROK_206",
-     "Ngrok did not accept the API key"),
+     "ngrok did not accept the API key"),
     ("update", err(401, None, "Unauthorized"), "Could not update tunnel session ts_abc: HTTP 401: Unauthorized",
-     "Ngrok did not accept the API key"),
+     "ngrok did not accept the API key"),
     ("restart", err(403, "ERR_NGROK_204", "Not allowed"), "Could not restart tunnel session ts_abc: HTTP 403",
      "The API key was accepted but its account may not do this"),
     ("list", err(400, "ERR_NGROK_220", "IP restricted"), "Could not list tunnel sessions: HTTP 400 ERR_NGROK_220",
@@ -228,10 +228,10 @@ def err(status=None, code=None, msg="Something", outcome="failed", attempts=1, m
     ("update", err(400, "ERR_NGROK_1121", "ssh"), "Could not update tunnel session ts_abc",
      "This is an SSH tunnel session"),
     ("restart", err(500, None, "Internal"), "Could not restart tunnel session ts_abc: HTTP 500: Internal",
-     "Ngrok had a server error; try again later."),
-    ("list", err(503, None, "Unavailable"), "Could not list tunnel sessions: HTTP 503", "Ngrok had a server error"),
+     "ngrok had a server error; try again later."),
+    ("list", err(503, None, "Unavailable"), "Could not list tunnel sessions: HTTP 503", "ngrok had a server error"),
     ("get", err(502, "ERR_NGROK_810", "network"), "Could not get tunnel session ts_abc: HTTP 502 ERR_NGROK_810",
-     "Ngrok had a server error"),
+     "ngrok had a server error"),
 ])
 def test_explain_hints(action, error, starts, hint):
     text = ts.explain(action, None if action == "list" else "ts_abc", error)
@@ -246,7 +246,7 @@ def test_explain_rate_limited():
     error.rate_limit_waited = 118.04
     text = ts.explain("stop", "ts_abc", error)
     assert text == ("Could not stop tunnel session ts_abc: HTTP 429 ERR_NGROK_226: Too many requests (operation ID op_1). "
-                    "Ngrok's rate limit (by default 120 requests per rolling 60 seconds per account) was still exceeded "
+                    "ngrok's rate limit (by default 120 requests per rolling 60 seconds per account) was still exceeded "
                     "after waiting 118 seconds over 7 attempts. Lower forks or use serial, or raise rate_limit_timeout.")
 
 
@@ -293,3 +293,18 @@ def test_explain_unsupported_code_is_action_specific():
     # ERR_NGROK_804 (restart not supported) sent to a stop is not explained as "does not support a remote stop"
     text = ts.explain("stop", "ts_abc", err(400, "ERR_NGROK_804", "restart not supported"))
     assert "does not support" not in text
+
+
+@pytest.mark.parametrize("body, content_type", [
+    ("<html><body>404 Not Found</body></html>", "text/html"),
+    ("", "text/plain"),
+    ('{"error": "not found"}', "application/json"),
+])
+def test_get_session_404_from_a_proxy_is_not_absence(rsps, make_client, body, content_type):
+    # Only ngrok's own error JSON says a session does not exist; a proxy's 404 must not be read as
+    # "gone" (that would turn a lost restart answer into a false success).
+    rsps.get(SESSION_URL, status=404, body=body, content_type=content_type)
+    with pytest.raises(NgrokError) as info:
+        ts.get_session(make_client(), OLD_ID)
+    assert info.value.status_code == 404
+    assert info.value.from_ngrok is False

@@ -147,7 +147,7 @@ def test_invalid_cel_explained(rsps):
 
 
 @pytest.mark.parametrize("status, code, hint", [
-    (401, "ERR_NGROK_203", "Ngrok did not accept the API key"),
+    (401, "ERR_NGROK_203", "ngrok did not accept the API key"),
     (403, "ERR_NGROK_205", "The API key was accepted but its account may not do this"),
 ])
 def test_get_errors_explained(rsps, status, code, hint):
@@ -170,7 +170,7 @@ def test_get_retries_exhausted(rsps, client_recorder):
     result = run_module_fail(MAIN, {"id": OLD_ID, "retries": 2})
     assert result["api_error"]["attempts"] == 3
     assert result["api_error"]["outcome"] == "failed"
-    assert "Ngrok had a server error; try again later." in result["msg"]
+    assert "ngrok had a server error; try again later." in result["msg"]
     assert len(rsps.calls) == 3
 
 

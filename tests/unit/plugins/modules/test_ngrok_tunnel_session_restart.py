@@ -146,7 +146,7 @@ def test_bad_connection_options_fail_before_any_request(rsps, main, action, args
      "Could not {action} tunnel session %s: HTTP 404: Resource not found (operation ID op_32ELGiMyruN4J6Yn0fduKjIT6ug)."
      % OLD_ID, "The session does not exist (any more)"),
     (401, ngrok_error(401, "The API key is invalid", "ERR_NGROK_203"), "HTTP 401 ERR_NGROK_203",
-     "Ngrok did not accept the API key"),
+     "ngrok did not accept the API key"),
     (403, ngrok_error(403, "Suspended", "ERR_NGROK_205"), "HTTP 403 ERR_NGROK_205",
      "The API key was accepted but its account may not do this"),
     (400, ngrok_error(400, "Something else", "ERR_NGROK_999"), "HTTP 400 ERR_NGROK_999: Something else", None),
