@@ -165,6 +165,24 @@ def test_ids_are_time_sortable_and_well_formed():
     assert CR_RE.match(ngrok_emulator.new_id("cr"))
 
 
+@pytest.mark.parametrize("literal, value", [
+    (r'"a\u0001b"', "a\x01b"),
+    (r'"\x41\101"', "AA"),
+    (r'"\U0001F600"', "\U0001F600"),
+    (r'"\a\b\f\v\?\`"', "\a\b\f\v?`"),
+    (r"'it\'s'", "it's"),
+])
+def test_cel_string_escapes(literal, value):
+    view = {"metadata": value}
+    assert ngrok_emulator.compile_filter("obj.metadata == " + literal)(view)
+
+
+@pytest.mark.parametrize("literal", [r'"\u12"', r'"\uD800"', r'"\q"', r'"\x4"', r'"\8"'])
+def test_cel_bad_escapes_are_invalid(literal):
+    with pytest.raises(ngrok_emulator.CelError):
+        ngrok_emulator.compile_filter("obj.metadata == " + literal)
+
+
 def test_compile_filter_directly():
     view = {"id": "ts_x", "metadata": "a", "agent_version": "3", "ip": "1", "os": "linux", "region": "us",
             "started_at": ngrok_emulator._StartedAt(  # pylint: disable=protected-access
