@@ -35,16 +35,20 @@ antsibull_nox.load_antsibull_nox_toml()
 
 ROOT = Path(__file__).resolve().parent
 
-# The ansible-core versions to test against, with the Python version used both
-# for the nox session venv (the ansible-test controller) and for
-# ``ansible-test --venv --python``. Add or remove entries to change the matrix;
-# scripts/test puts python3.X for each listed version on PATH.
-# ANSIBLE_CORE_MATRIX="2.19:3.11,2.21:3.12" overrides this list.
+TEST_KINDS = ("sanity", "units", "integration")
+
+# The ansible-core versions to test against: (ansible-core, Python, kinds).
+# Python is used both for the nox session venv (the ansible-test controller)
+# and for ``ansible-test --venv --python``; scripts/test puts python3.X for
+# each listed version on PATH (2.21 needs Python >= 3.12: pyenv's 3.12.1).
+# Add, remove or trim entries to change the matrix. The environment variable
+# ANSIBLE_CORE_MATRIX="2.19:3.11,2.21:3.12:sanity+units" overrides this list.
 DEFAULT_MATRIX = [
-    ("2.19", "3.11"),
+    ("2.19", "3.11", TEST_KINDS),
+    ("2.16", "3.11", TEST_KINDS),
+    ("2.21", "3.12", TEST_KINDS),
 ]
 
-TEST_KINDS = ("sanity", "units", "integration")
 
 # Text of the pip bootstrap stand-in (see _write_pip_bootstrap_stand_in).
 PIP_BOOTSTRAP_STAND_IN = '''\
@@ -62,16 +66,20 @@ sys.exit(subprocess.call([sys.executable, "-m", "pip", "install", *ARGS]))
 '''
 
 
-def _parse_matrix() -> list[tuple[str, str]]:
+def _parse_matrix() -> list[tuple[str, str, tuple[str, ...]]]:
     value = os.environ.get("ANSIBLE_CORE_MATRIX")
     if not value:
         return DEFAULT_MATRIX
     result = []
     for entry in value.split(","):
-        core, _sep, python = entry.strip().partition(":")
-        if not core or not python:
-            raise ValueError(f"ANSIBLE_CORE_MATRIX entry {entry!r} is not CORE:PYTHON")
-        result.append((core, python))
+        parts = entry.strip().split(":")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise ValueError(f"ANSIBLE_CORE_MATRIX entry {entry!r} is not CORE:PYTHON[:KIND+KIND]")
+        kinds = tuple(parts[2].split("+")) if len(parts) == 3 else TEST_KINDS
+        unknown = set(kinds) - set(TEST_KINDS)
+        if unknown:
+            raise ValueError(f"ANSIBLE_CORE_MATRIX entry {entry!r}: unknown kinds {sorted(unknown)}")
+        result.append((parts[0], parts[1], kinds))
     return result
 
 
@@ -125,8 +133,8 @@ def _remove_test_output_tmp() -> None:
 
 
 def _add_ansible_test_sessions() -> None:
-    for core, python in _parse_matrix():
-        for kind in TEST_KINDS:
+    for core, python, kinds in _parse_matrix():
+        for kind in kinds:
             name = f"ansible-test-{kind}-{core}"
             params = [kind, "--venv", "--python", python, "-v"]
             antsibull_nox.add_ansible_test_session(
