@@ -143,7 +143,7 @@ class Bench:
         self.workdir = workdir
         self.python = opts.python or sys.executable
         self.ansible_playbook = fleet.find_ansible_playbook(opts.ansible_playbook)
-        self.coll_path, _ = fleet.prepare_collection(workdir, opts.collections_path)
+        self.coll_path, dummy = fleet.prepare_collection(workdir, opts.collections_path)
         self.emulator = None
         self.env = None
         self.inventory = os.path.join(workdir, "inventory.ini")
@@ -257,8 +257,8 @@ def run_imports(opts, coll_path, log):
     """CPU time of a fresh python importing what a module run imports (median of N, interleaved)."""
     python = opts.python or sys.executable
     prefix = "import sys; sys.path.insert(0, %r); " % coll_path
-    cpus = {label: [] for label, _ in IMPORT_CASES}
-    for _ in range(opts.imports):
+    cpus = {label: [] for label, dummy_code in IMPORT_CASES}
+    for dummy in range(opts.imports):
         for label, code in IMPORT_CASES:
             before = fleet.children_cpu()
             subprocess.run([python, "-B", "-c", prefix + code], check=True)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import random
 import time
 import traceback
@@ -503,7 +504,7 @@ def _parse_retry_after(value) -> float | None:
         seconds = float(str(value).strip())
     except ValueError:
         return None
-    if seconds != seconds or seconds < 0:  # NaN or negative
+    if math.isnan(seconds) or seconds < 0:
         return None
     return seconds
 

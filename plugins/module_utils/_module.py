@@ -11,6 +11,7 @@ INTERNAL: private to the collection; may change without notice.
 
 from __future__ import annotations
 
+import math
 import re
 from urllib.parse import urlsplit
 
@@ -130,7 +131,7 @@ def check_tunnel_session_id(value, option: str = "id") -> str:
 def check_number(name: str, value, minimum, maximum, unit: str = "") -> None:
     if value is None:
         return
-    if value != value or value < minimum or value > maximum:  # value != value: NaN
+    if math.isnan(value) or value < minimum or value > maximum:
         raise ValueError("%s must be between %s and %s%s; got %s" % (name, minimum, maximum, unit, value))
 
 

@@ -148,9 +148,9 @@ def explain(action: str, session_id: str | None, error: NgrokError) -> str:
         else:
             check = ("check with community.ngrok.ngrok_tunnel_session_info before sending it again (after a %s the old "
                      "session ID is gone)" % action)
+        done = spec.get("done", action)
         return ("The %s request for tunnel session %s may or may not have reached ngrok: %s. It was not sent again, "
-                "so the agent may or may not have %s; %s." % (action, session_id, error.describe(),
-                                                             spec.get("done", action), check))
+                "so the agent may or may not have %s; %s." % (action, session_id, error.describe(), done, check))
     text = "Could not %s %s: %s." % (action, target, error.describe())
     status, code = error.status_code, error.error_code
     if status == 401 or code in _AUTH_CODES:

@@ -16,7 +16,7 @@ description:
     name); the match is done by ngrok, server-side.
   - Follows ngrok's paging (100 sessions a page) until the end or O(max_results).
 author:
-  - community.ngrok developers
+  - community.ngrok developers (@ansible-collections)
 extends_documentation_fragment:
   - community.ngrok.api
   - community.ngrok.attributes

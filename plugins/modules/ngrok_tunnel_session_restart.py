@@ -27,7 +27,7 @@ description:
     module fails and says the outcome is unknown. The race in that rule is an agent that takes more than 7 seconds
     to drop its session, which is reported as unknown although the restart will still happen.
 author:
-  - community.ngrok developers
+  - community.ngrok developers (@ansible-collections)
 extends_documentation_fragment:
   - community.ngrok.api
   - community.ngrok.attributes

@@ -22,7 +22,7 @@ description:
     fails with ngrok's reason. ngrok never updates an agent to a new major version.
   - A normal run sends exactly one request and reports RV(ignore:changed=true) when ngrok accepts it (HTTP 204).
 author:
-  - community.ngrok developers
+  - community.ngrok developers (@ansible-collections)
 extends_documentation_fragment:
   - community.ngrok.api
   - community.ngrok.attributes
