@@ -44,10 +44,10 @@ try:
     from requests import exceptions as requests_exceptions
     from urllib3.exceptions import HTTPError as _Urllib3Error
 except ImportError:  # pragma: no cover - exercised through has_requests()
-    requests = None
-    requests_exceptions = None
-    _Urllib3Error = OSError
-    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+    requests = None  # type: ignore[assignment]
+    requests_exceptions = None  # type: ignore[assignment]
+    _Urllib3Error = OSError  # type: ignore[assignment,misc]
+    REQUESTS_IMPORT_ERROR: str | None = traceback.format_exc()
 else:
     REQUESTS_IMPORT_ERROR = None
 
@@ -291,7 +291,7 @@ class NgrokClient:
                     self._wait(retried, None)
                     continue
                 raise NgrokError("Could not connect to %s: %s" % (self.api_url, exc), outcome=OUTCOME_FAILED,
-                                 attempts=attempt, method=method, path=display)
+                                 attempts=attempt, method=method, path=display) from exc
             except _MaybeSent as exc:
                 if idempotent and can_retry:
                     retried += 1
@@ -299,7 +299,7 @@ class NgrokClient:
                     continue
                 raise NgrokError("No answer from ngrok for %s %s: %s" % (method, display, exc),
                                  outcome=OUTCOME_FAILED if idempotent else OUTCOME_UNKNOWN,
-                                 attempts=attempt, method=method, path=display)
+                                 attempts=attempt, method=method, path=display) from exc
 
             status = response.status_code
             if 200 <= status < 300:
@@ -353,17 +353,17 @@ class NgrokClient:
         except requests_exceptions.SSLError as exc:
             # The TLS handshake failed: nothing was sent, but retrying will not help.
             raise NgrokError("TLS error talking to %s: %s. Check the server certificate, or set validate_certs=false "
-                             "only for a trusted test endpoint" % (self.api_url, _reason(exc)), method=method)
+                             "only for a trusted test endpoint" % (self.api_url, _reason(exc)), method=method) from exc
         except requests_exceptions.InvalidURL as exc:
-            raise NgrokError("Invalid request URL for %s: %s" % (self.api_url, _reason(exc)), method=method)
+            raise NgrokError("Invalid request URL for %s: %s" % (self.api_url, _reason(exc)), method=method) from exc
         except requests_exceptions.ConnectTimeout as exc:
-            raise _NotSent(_reason(exc))
-        except requests_exceptions.ReadTimeout:
-            raise _MaybeSent("no response within %s seconds (timeout)" % _fmt_seconds(self.timeout))
+            raise _NotSent(_reason(exc)) from exc
+        except requests_exceptions.ReadTimeout as exc:
+            raise _MaybeSent("no response within %s seconds (timeout)" % _fmt_seconds(self.timeout)) from exc
         except requests_exceptions.ConnectionError as exc:
             if _never_connected(exc):
-                raise _NotSent(_reason(exc))
-            raise _MaybeSent("the connection was dropped (%s)" % _reason(exc))
+                raise _NotSent(_reason(exc)) from exc
+            raise _MaybeSent("the connection was dropped (%s)" % _reason(exc)) from exc
         finally:
             self.requests_sent += 1
         try:
@@ -411,8 +411,8 @@ class NgrokClient:
                 now = self._clock()
         except (_Urllib3Error, http.client.HTTPException, OSError, requests_exceptions.RequestException) as exc:
             if self._clock() >= deadline:
-                raise _MaybeSent("the response body did not arrive within %s seconds" % _fmt_seconds(self.timeout))
-            raise _MaybeSent("the response body broke off (%s)" % _reason(exc))
+                raise _MaybeSent("the response body did not arrive within %s seconds" % _fmt_seconds(self.timeout)) from exc
+            raise _MaybeSent("the response body broke off (%s)" % _reason(exc)) from exc
         return b"".join(chunks)
 
     def _decode_success(self, method, display, status, raw):
@@ -420,13 +420,13 @@ class NgrokClient:
             return None
         try:
             return json.loads(raw.decode("utf-8"))
-        except ValueError:
+        except ValueError as exc:
             if method != "GET":
                 # A POST that ngrok answered with 2xx happened; its body does not matter.
                 return None
             raise NgrokError("ngrok answered %s %s with HTTP %d but the body is not JSON: %s"
                              % (method, display, status, _snippet(raw)), status_code=None,
-                             method=method, path=display)
+                             method=method, path=display) from exc
 
     def _decode_error(self, response, raw, method, display, attempt, body_problem=None) -> NgrokError:
         status = response.status_code
@@ -568,4 +568,4 @@ def _str_or_none(value):
 
 
 def _fmt_seconds(value: float) -> str:
-    return ("%g" % value)
+    return "%g" % value

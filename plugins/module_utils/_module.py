@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
@@ -62,8 +63,8 @@ def check_api_url(value) -> str:
     try:
         parts = urlsplit(value)
         port = parts.port
-    except ValueError:
-        raise ValueError("api_url is not a valid URL (a bad host or port): it must look like %s" % DEFAULT_API_URL)
+    except ValueError as exc:
+        raise ValueError("api_url is not a valid URL (a bad host or port): it must look like %s" % DEFAULT_API_URL) from exc
     shown = _shown_url(parts)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
@@ -148,7 +149,7 @@ class NgrokModule:
         self.module = AnsibleModule(argument_spec=spec, supports_check_mode=supports_check_mode, **kwargs)
         self.params = self.module.params
         self.check_mode = self.module.check_mode
-        self._client = None
+        self._client: NgrokClient | None = None
 
     def validate_connection(self) -> None:
         if not has_requests():
@@ -164,9 +165,10 @@ class NgrokModule:
 
     @property
     def client(self) -> NgrokClient:
-        if self._client is None:
+        client = self._client
+        if client is None:
             self.validate_connection()
-            self._client = NgrokClient(
+            client = self._client = NgrokClient(
                 api_key=self.params["api_key"],
                 api_url=self.params["api_url"],
                 validate_certs=self.params["validate_certs"],
@@ -174,9 +176,10 @@ class NgrokModule:
                 retries=self.params["retries"],
                 rate_limit_timeout=self.params["rate_limit_timeout"],
             )
-        return self._client
+        return client
 
-    def fail(self, msg: str, error: NgrokError | None = None, **result) -> None:
+    # fail_json() and exit_json() exit; not every ansible-core version annotates them NoReturn.
+    def fail(self, msg: str, error: NgrokError | None = None, **result) -> NoReturn:  # type: ignore[misc]
         if error is not None:
             result["api_error"] = error.as_dict()
         self.module.fail_json(msg=msg, **result)
@@ -184,5 +187,5 @@ class NgrokModule:
     def warn(self, msg: str) -> None:
         self.module.warn(msg)
 
-    def exit(self, **result) -> None:
+    def exit(self, **result) -> NoReturn:  # type: ignore[misc]
         self.module.exit_json(**result)

@@ -12,6 +12,7 @@ INTERNAL: private to the collection; may change without notice.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from ansible_collections.community.ngrok.plugins.module_utils._client import NgrokError
 from ansible_collections.community.ngrok.plugins.module_utils._module import (
@@ -41,7 +42,7 @@ WINDOWS_HINT = ("ngrok cannot restart Windows agents remotely (the agent restart
                 "does not have). Stop it with community.ngrok.ngrok_tunnel_session_stop and let its service manager "
                 "start it again (for example a Windows service with a recovery action 'Restart the Service')")
 
-ACTIONS = {
+ACTIONS: dict[str, dict[str, Any]] = {
     "restart": {
         "done": "restarted",
         "unsupported": frozenset(("ERR_NGROK_804",)),
@@ -192,7 +193,7 @@ class TunnelSessionAction:
         self.module = module
         self.action = action
         self.params = module.params
-        self.session_id = None
+        self.session_id = ""
 
     def run(self) -> None:
         params = self.params
@@ -205,9 +206,9 @@ class TunnelSessionAction:
         except ValueError as exc:
             self.module.fail(str(exc))
         client = self.module.client
-        result = {"changed": False, "tunnel_session_id": self.session_id}
+        result: dict[str, Any] = {"changed": False, "tunnel_session_id": self.session_id}
 
-        session = None
+        session: dict[str, Any] = {}
         if self.module.check_mode or params.get("wait"):
             session = self._read_session(result)
             self._refuse_unsupported(session, result)
@@ -216,7 +217,7 @@ class TunnelSessionAction:
             result["changed"] = True
             self.module.exit(**result)
 
-        since = None
+        since: str | None = None
         try:
             response = client.post(session_path(self.session_id, self.action))
         except NgrokError as exc:
@@ -310,7 +311,7 @@ class TunnelSessionAction:
                 break
             delay = interval
         credential = (old.get("credential") or {}).get("id")
-        self.module.fail(
+        return self.module.fail(
             "The restart of tunnel session %s WAS sent and accepted by ngrok, but the agent did not reconnect within "
             "%s seconds. Looked for a new session with credential %s, IP %s and metadata %r that started at or "
             "after %s; none appeared. Check the agent on its host." % (
@@ -370,7 +371,7 @@ class TunnelSessionInfo:
         except ValueError as exc:
             self.module.fail(str(exc))
         client = self.module.client
-        result = {"changed": False}
+        result: dict[str, Any] = {"changed": False}
         try:
             if session_id is not None:
                 session = get_session(client, session_id)

@@ -11,6 +11,7 @@ import os
 import re
 import socket
 import http.client
+from typing import Any
 
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,6 +32,8 @@ from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import
 
 SESSION_URL = API_URL + "/tunnel_sessions/ts_abc"
 RESTART_URL = SESSION_URL + "/restart"
+#: urllib3 exceptions want a connection pool; these tests never use it.
+NO_POOL: Any = None
 LIST_URL = API_URL + "/tunnel_sessions"
 
 
@@ -44,12 +47,12 @@ class _FakeConnection:
 def refused():
     conn_error = uexc.NewConnectionError(_FakeConnection(), "Failed to establish a new connection: "
                                                             "[Errno 111] Connection refused")
-    return rexc.ConnectionError(uexc.MaxRetryError(None, "/tunnel_sessions", reason=conn_error))
+    return rexc.ConnectionError(uexc.MaxRetryError(NO_POOL, "/tunnel_sessions", reason=conn_error))
 
 
 def dns_failure():
     reason = uexc.NameResolutionError("api.ngrok.com", None, socket.gaierror(-2, "Name or service not known"))
-    return rexc.ConnectionError(uexc.MaxRetryError(None, "/tunnel_sessions", reason=reason))
+    return rexc.ConnectionError(uexc.MaxRetryError(NO_POOL, "/tunnel_sessions", reason=reason))
 
 
 def connect_timeout():
@@ -941,13 +944,13 @@ def test_paginate_errors_propagate(rsps, make_client):
     pytest.param(refused(), True, id="refused"),
     pytest.param(dns_failure(), True, id="dns"),
     pytest.param(rexc.ConnectionError(ConnectionRefusedError(111, "Connection refused")), True, id="refused-oserror"),
-    pytest.param(rexc.ConnectionError(uexc.MaxRetryError(None, "/", reason=uexc.ConnectTimeoutError("t"))), True,
+    pytest.param(rexc.ConnectionError(uexc.MaxRetryError(NO_POOL, "/", reason=uexc.ConnectTimeoutError("t"))), True,
                  id="connect-timeout-error"),
     pytest.param(rexc.ConnectionError(socket.gaierror(-2, "Name or service not known")), True, id="gaierror"),
     pytest.param(dropped_after_send(), False, id="remote-disconnected"),
     pytest.param(reset_after_send(), False, id="reset"),
     pytest.param(rexc.ConnectionError(uexc.ProtocolError("x", BrokenPipeError(32, "Broken pipe"))), False, id="pipe"),
-    pytest.param(rexc.ConnectionError(uexc.ReadTimeoutError(None, "/", "read timed out")), False, id="read-timeout"),
+    pytest.param(rexc.ConnectionError(uexc.ReadTimeoutError(NO_POOL, "/", "read timed out")), False, id="read-timeout"),
     pytest.param(rexc.ConnectionError("plain"), False, id="unknown"),
     pytest.param(rexc.ConnectionError(uexc.ProtocolError("Connection aborted.", ConnectionRefusedError(111, "x"))),
                  False, id="protocol-error-first-wins"),
