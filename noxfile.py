@@ -155,6 +155,48 @@ def _add_ansible_test_sessions() -> None:
 
 _add_ansible_test_sessions()
 
+# Sessions of our own. They run a released ansible-core from PyPI in the session venv; the
+# collection is built from this checkout.
+CORE_FOR_TOOLS = "ansible-core>=2.19,<2.20"
+
+
+@nox.session(python="3.11", default=True)
+def fleet(session: nox.Session) -> None:
+    """300 hosts, 20 forks, a rate limit that bites: every agent restarted exactly once (benchmarks/fleet.py)."""
+    session.install(CORE_FOR_TOOLS, "requests")
+    session.run("python", "benchmarks/fleet.py", "--hosts", "300", "--forks", "20",
+                "--rate-limit", "15", "--rate-window", "5")
+
+
+def _install_built_collection(session: nox.Session) -> str:
+    """Build this checkout and install the tarball; return the collections path."""
+    tmp = Path(session.create_tmp()).resolve()
+    build = tmp / "build"
+    shutil.rmtree(build, ignore_errors=True)
+    session.run("ansible-galaxy", "collection", "build", "--output-path", str(build), str(ROOT), silent=True)
+    tarball = next(build.glob("community-ngrok-*.tar.gz"))
+    collections = tmp / "collections"
+    shutil.rmtree(collections, ignore_errors=True)
+    session.run("ansible-galaxy", "collection", "install", "--force", "-p", str(collections), str(tarball),
+                silent=True)
+    return str(collections)
+
+
+@nox.session(python="3.11", default=True)
+def awx(session: nox.Session) -> None:
+    """The AWX path: credential type, ansible-runner job, ansible-builder (tests/awx/awx_check.py)."""
+    session.install(CORE_FOR_TOOLS, "requests", "ansible-runner", "ansible-builder")
+    session.run("python", "tests/awx/awx_check.py", "--collections-path", _install_built_collection(session))
+
+
+@nox.session(python="3.11", default=True)
+def changelog(session: nox.Session) -> None:
+    """antsibull-changelog: fragments lint clean, and CHANGELOG.rst is what they generate."""
+    session.install("antsibull-changelog", CORE_FOR_TOOLS)
+    session.run("antsibull-changelog", "lint")
+    session.run("antsibull-changelog", "generate")
+    session.run("git", "diff", "--exit-code", "--", "CHANGELOG.rst", "changelogs/changelog.yaml", external=True)
+
 
 # Allow running ``python noxfile.py`` as well as ``nox``.
 if __name__ == "__main__":
