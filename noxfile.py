@@ -126,17 +126,43 @@ def _write_pip_bootstrap_stand_in(session_name: str) -> None:
         print(f"pip bootstrap stand-in for pip {pin}: {path}", flush=True)
 
 
+def _before_ansible_test(session_name: str, canary: bool) -> None:
+    _write_pip_bootstrap_stand_in(session_name)
+    if canary:
+        _write_canary_config()
+
+
 def _remove_test_output_tmp() -> None:
     # antsibull-nox 1.10 crashes while copying tests/output/.tmp back after a
     # passing --venv run; the callback runs in the collection copy's root.
     shutil.rmtree(Path.cwd() / "tests" / "output" / ".tmp", ignore_errors=True)
 
 
+#: scripts/test sets this to a random API key. The integration session of the first matrix entry then
+#: runs the whole suite at -vvvv with that key as the emulator's (tests/integration/integration_config.yml),
+#: and scripts/test fails it if the key shows up anywhere in the output.
+CANARY_ENV = "NGROK_SECRET_CANARY"
+
+
+def _write_canary_config() -> None:
+    canary = os.environ.get(CANARY_ENV)
+    if not canary:
+        return
+    # In the collection copy's root (callbacks run there); ansible-test passes this file as extra vars.
+    (Path.cwd() / "tests" / "integration" / "integration_config.yml").write_text(
+        "---\n# Written by noxfile.py for this run: the API key must never appear in the -vvvv output.\n"
+        f"ngrok_test_api_key: {canary}\nngrok_expect_canary: true\n", encoding="utf-8")
+
+
 def _add_ansible_test_sessions() -> None:
-    for core, python, kinds in _parse_matrix():
+    matrix = _parse_matrix()
+    for core, python, kinds in matrix:
         for kind in kinds:
             name = f"ansible-test-{kind}-{core}"
             params = [kind, "--venv", "--python", python, "-v"]
+            canary = kind == "integration" and core == matrix[0][0] and bool(os.environ.get(CANARY_ENV))
+            if canary:
+                params[-1] = "-vvvv"
             antsibull_nox.add_ansible_test_session(
                 name=name,
                 description=f"ansible-test {kind} with ansible-core {core} (Python {python}, --venv)",
@@ -145,7 +171,7 @@ def _add_ansible_test_sessions() -> None:
                 ansible_core_version=core,
                 ansible_core_source="pypi",
                 handle_coverage="never",
-                callback_before=lambda name=name: _write_pip_bootstrap_stand_in(name),
+                callback_before=lambda name=name, canary=canary: _before_ansible_test(name, canary),
                 callback_after=_remove_test_output_tmp,
             )
             # antsibull-nox gives the session a Python range; pin the exact

@@ -1773,6 +1773,8 @@ def _parser():
     parser.add_argument("--port", type=int, default=0, help="port (default 0: pick a free one)")
     parser.add_argument("--api-key", action="append", dest="api_keys", metavar="KEY",
                         help="accepted API key, repeatable (default: test-api-key)")
+    parser.add_argument("--api-key-file", metavar="PATH",
+                        help="accepted API keys, one a line: keeps them out of command lines (ps, ansible -vvvv)")
     parser.add_argument("--agents", type=int, default=0, metavar="N", help="seed N linux agents host-001..host-N")
     parser.add_argument("--seed-file", metavar="PATH", help="JSON list of session specs to seed")
     parser.add_argument("--reconnect-delay", type=float, default=1.0, metavar="SECONDS",
@@ -1865,6 +1867,15 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     if args.agents < 0:
         _parser().error("--agents must be >= 0")
+    if args.api_key_file:
+        try:
+            with open(args.api_key_file, encoding="utf-8") as handle:
+                file_keys = [line.strip() for line in handle if line.strip()]
+        except OSError as exc:
+            _parser().error("--api-key-file: %s" % exc)
+        if not file_keys:
+            _parser().error("--api-key-file %s holds no key" % args.api_key_file)
+        args.api_keys = (args.api_keys or []) + file_keys
     if args.background:
         return _run_background(args, argv)
     log_stream = None
