@@ -17,9 +17,11 @@ Checks, each printed as PASS/FAIL, then ``N passed, N failed``:
    and the credential injected as env vars (``env/envvars``); the job is
    successful and the emulator saw exactly one restart per host;
 3. the API key appears nowhere in the job's stdout, events or artifacts;
-4. ``ansible-builder introspect`` reports the collection's Python needs
-   (requests) and ``ansible-builder create`` builds a context from
-   docs/awx/execution-environment.yml.
+4. ``ansible-builder introspect`` reports no Python and no system requirement
+   from community.ngrok (it needs nothing but ansible-core), while it does
+   report the requirement of a control collection put next to it (so an empty
+   answer is not a scan that missed the collection); ``ansible-builder create``
+   builds a context from docs/awx/execution-environment.yml.
 """
 
 from __future__ import annotations
@@ -148,11 +150,55 @@ def run_job(workdir, collections_path):
         stop_emulator(url)
 
 
+def introspect(path):
+    """``ansible-builder introspect PATH``: (its output, {'python': [...], 'system': [...]} or None).
+
+    The output is a ``# Dependency data for PATH`` comment and a YAML document whose
+    entries are annotated ``REQ  # from collection NAMESPACE.NAME``.
+    """
+    import yaml
+
+    proc = subprocess.run(["ansible-builder", "introspect", path], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, check=False)
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        return output, None
+    try:
+        data = yaml.safe_load(proc.stdout)
+    except yaml.YAMLError:
+        return output, None
+    if not isinstance(data, dict):
+        return output, None
+    return output, {kind: list(data.get(kind) or []) for kind in ("python", "system")}
+
+
 def check_builder(workdir, collections_path):
-    proc = subprocess.run(["ansible-builder", "introspect", collections_path], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, check=False)
-    check("ansible-builder introspect: requests from community.ngrok",
-          proc.returncode == 0 and "requests" in proc.stdout and "community.ngrok" in proc.stdout, proc.stdout)
+    installed = os.path.join(collections_path, "ansible_collections", "community", "ngrok")
+
+    # A folder with only community.ngrok: introspect must answer, and answer nothing at all
+    # (a requirement that is not PEP 508 would be listed without its "# from collection").
+    alone = os.path.join(workdir, "introspect-ngrok")
+    shutil.copytree(installed, os.path.join(alone, "ansible_collections", "community", "ngrok"), symlinks=True)
+    output, reqs = introspect(alone)
+    check("ansible-builder introspect: no Python or system requirement from community.ngrok",
+          os.path.exists(os.path.join(installed, "MANIFEST.json"))
+          and reqs == {"python": [], "system": []}, output)
+
+    # Control: the same collection next to one that declares a requirement. introspect must
+    # report exactly that one, so the empty answer above is not a scan that missed the collection.
+    control_root = os.path.join(workdir, "introspect-control")
+    shutil.copytree(alone, control_root, symlinks=True)
+    control = os.path.join(control_root, "ansible_collections", "ngrokcheck", "control")
+    os.makedirs(control)
+    with open(os.path.join(control, "galaxy.yml"), "w", encoding="utf-8") as handle:
+        handle.write("namespace: ngrokcheck\nname: control\nversion: 1.0.0\n")
+    with open(os.path.join(control, "requirements.txt"), "w", encoding="utf-8") as handle:
+        handle.write("ngrokcheck-control-requirement\n")
+    output, reqs = introspect(control_root)
+    check("ansible-builder introspect: reports a control collection's requirement next to community.ngrok",
+          reqs == {"python": ["ngrokcheck-control-requirement  # from collection ngrokcheck.control"], "system": []},
+          output)
+
     context = os.path.join(workdir, "ee-context")
     proc = subprocess.run(["ansible-builder", "create", "-f", EE_DEFINITION, "-c", context], stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, check=False, cwd=workdir)
