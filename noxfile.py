@@ -189,7 +189,7 @@ CORE_FOR_TOOLS = "ansible-core>=2.19,<2.20"
 @nox.session(python="3.11", default=True)
 def fleet(session: nox.Session) -> None:
     """300 hosts, 20 forks, a rate limit that bites: every agent restarted exactly once (benchmarks/fleet.py)."""
-    session.install(CORE_FOR_TOOLS, "requests")
+    session.install(CORE_FOR_TOOLS)
     session.run("python", "benchmarks/fleet.py", "--hosts", "300", "--forks", "20",
                 "--rate-limit", "15", "--rate-window", "5")
 
@@ -211,7 +211,7 @@ def _install_built_collection(session: nox.Session) -> str:
 @nox.session(python="3.11", default=True)
 def awx(session: nox.Session) -> None:
     """The AWX path: credential type, ansible-runner job, ansible-builder (tests/awx/awx_check.py)."""
-    session.install(CORE_FOR_TOOLS, "requests", "ansible-runner", "ansible-builder")
+    session.install(CORE_FOR_TOOLS, "ansible-runner", "ansible-builder")
     session.run("python", "tests/awx/awx_check.py", "--collections-path", _install_built_collection(session))
 
 
