@@ -1,4 +1,4 @@
-# Shared by scripts/demo and scripts/bench: a venv (.venv/demo) with ansible-core and requests.
+# Shared by scripts/demo and scripts/bench: a venv (.venv/demo) with ansible-core (all the collection needs).
 # Source it, then call ensure_demo_venv; it sets VENV and puts its bin/ first on PATH.
 
 ensure_demo_venv() {
@@ -18,7 +18,7 @@ ensure_demo_venv() {
     fi
     if [ ! -x "$VENV/bin/ansible-playbook" ]; then
         "$python" -m venv "$VENV"
-        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check 'ansible-core>=2.16,<2.20' requests
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check 'ansible-core>=2.16,<2.20'
     fi
     export PATH="$VENV/bin:$PATH"
 }
