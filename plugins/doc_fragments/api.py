@@ -32,6 +32,9 @@ options:
   validate_certs:
     description:
       - Whether to verify the TLS certificate of O(api_url). Only set V(false) for a trusted test endpoint.
+      - Certificates are verified against the system trust store of the machine that runs the module. Point the
+        standard E(SSL_CERT_FILE) (a CA bundle file) or E(SSL_CERT_DIR) environment variables elsewhere, for example
+        to trust the CA of a TLS-inspecting proxy.
     type: bool
     default: true
   timeout:
@@ -67,8 +70,13 @@ options:
     type: float
     default: 120
 requirements:
-  - requests
+  - Nothing but ansible-core; the modules use Python's standard library only.
 notes:
+  - An C(https://) O(api_url) is reached through the proxy in the E(https_proxy) (or E(HTTPS_PROXY), then
+    E(all_proxy), E(ALL_PROXY)) environment variable unless E(no_proxy) (or E(NO_PROXY)) excludes its host (entries
+    V(*), a host name, a domain suffix such as V(.example.com), optionally with V(:port)). Only C(http://) proxies are
+    supported, through a CONNECT tunnel; C(user:password) in the proxy URL is sent as proxy credentials and never
+    shown. An C(http://) (loopback) O(api_url) is never proxied.
   - The module calls the ngrok API from wherever it runs. Delegate it to the controller (C(delegate_to) set to
     V(localhost)), or run the play on the controller, so that managed hosts need neither the API key nor network
     access to the ngrok API.

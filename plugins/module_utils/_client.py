@@ -11,7 +11,14 @@ collections.
 
 It owns every HTTP concern: base URL, headers, authentication, timeouts, JSON
 encoding and decoding, error decoding, retries and paging. Modules never talk
-to ``requests`` themselves.
+HTTP themselves.
+
+It is built on the standard library (``http.client``, and ``ssl`` only for
+https): one module run sends one or two requests, and importing ``requests``
+would cost more than the whole request (see docs/benchmark.md). Proxies come
+from ``https_proxy``/``all_proxy`` and ``no_proxy`` (http:// proxies, through a
+CONNECT tunnel); certificates from the system trust store, or ``SSL_CERT_FILE``
+and ``SSL_CERT_DIR``.
 
 Retry rules (documented for operators in the modules' docs):
 
@@ -34,22 +41,12 @@ from __future__ import annotations
 import http.client
 import json
 import math
+import os
 import random
+import socket
+import sys
 import time
-import traceback
-from urllib.parse import urlsplit, urlencode
-
-try:
-    import requests
-    from requests import exceptions as requests_exceptions
-    from urllib3.exceptions import HTTPError as _Urllib3Error
-except ImportError:  # pragma: no cover - exercised through has_requests()
-    requests = None  # type: ignore[assignment]
-    requests_exceptions = None  # type: ignore[assignment]
-    _Urllib3Error = OSError  # type: ignore[assignment,misc]
-    REQUESTS_IMPORT_ERROR: str | None = traceback.format_exc()
-else:
-    REQUESTS_IMPORT_ERROR = None
+from urllib.parse import unquote, urlencode, urlsplit
 
 COLLECTION_NAME = "community.ngrok"
 COLLECTION_VERSION = "0.1.0"
@@ -92,10 +89,6 @@ DEFINITE_FAILURE_CODES = frozenset("ERR_NGROK_%d" % n for n in (804, 805, 806, 8
 
 OUTCOME_FAILED = "failed"
 OUTCOME_UNKNOWN = "unknown"
-
-
-def has_requests() -> bool:
-    return requests is not None
 
 
 class NgrokError(Exception):
@@ -168,20 +161,6 @@ class _MaybeSent(Exception):
     """The request may have reached ngrok; the answer was lost."""
 
 
-class _BearerAuth:
-    """requests auth callable: ``Authorization: Bearer <key>`` (the key is not in its repr)."""
-
-    def __init__(self, api_key: str) -> None:
-        self._header = "Bearer %s" % api_key
-
-    def __call__(self, request):
-        request.headers["Authorization"] = self._header
-        return request
-
-    def __repr__(self) -> str:
-        return "_BearerAuth(<hidden>)"
-
-
 def _origin(url: str) -> tuple:
     """(scheme, host, port) with the default port made explicit."""
     parts = urlsplit(url)
@@ -215,16 +194,12 @@ class NgrokClient:
         self._clock = clock
         self.requests_sent = 0
         self.retry_waits: list[float] = []
-        self._session = requests.Session()
-        # Authenticate through session.auth, not a plain header: with no auth
-        # object set, requests would look up ~/.netrc and could replace the
-        # bearer token with a netrc password for the same host.
-        self._session.auth = _BearerAuth(api_key)
-        self._session.headers.update({
+        self._headers = {
+            "Authorization": "Bearer %s" % api_key,
             "Ngrok-Version": NGROK_API_VERSION,
             "Accept": "application/json",
             "User-Agent": user_agent or default_user_agent(),
-        })
+        }
 
     # -- public API -----------------------------------------------------
 
@@ -272,8 +247,10 @@ class NgrokClient:
     def request(self, method: str, path: str, params: dict | None = None, body: dict | None = None) -> NgrokResponse:
         """Send one API call, retrying only where that is safe (see module doc)."""
         url = self._url(path)
-        display = self._display(url if not params else url + "?" + urlencode(params))
-        data = None if body is None else json.dumps(body, separators=(",", ":"))
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params)
+        display = self._display(url)
+        data = None if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
         headers = {"Content-Type": "application/json"} if data is not None else None
         idempotent = method in ("GET", "HEAD")
         attempt = 0
@@ -284,7 +261,7 @@ class NgrokClient:
             attempt += 1
             can_retry = retried < self.retries
             try:
-                response, raw, body_problem = self._send(method, url, params, data, headers)
+                response, raw, body_problem = self._send(method, url, data, headers)
             except _NotSent as exc:
                 if can_retry:
                     retried += 1
@@ -345,54 +322,80 @@ class NgrokClient:
             return url[len(self.api_url):] or "/"
         return url
 
-    def _send(self, method, url, params, data, headers):
+    def _send(self, method, url, data, headers):
+        """One attempt: (reply, body, body_problem), or _NotSent / _MaybeSent / NgrokError."""
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
         try:
-            response = self._session.request(method, url, params=params, data=data, headers=headers,
-                                             timeout=self.timeout, verify=self.validate_certs,
-                                             stream=True, allow_redirects=False)
-        except requests_exceptions.SSLError as exc:
-            # The TLS handshake failed: nothing was sent, but retrying will not help.
-            raise NgrokError("TLS error talking to %s: %s. Check the server certificate, or set validate_certs=false "
-                             "only for a trusted test endpoint" % (self.api_url, _reason(exc)), method=method) from exc
-        except requests_exceptions.InvalidURL as exc:
-            raise NgrokError("Invalid request URL for %s: %s" % (self.api_url, _reason(exc)), method=method) from exc
-        except requests_exceptions.ConnectTimeout as exc:
-            raise _NotSent(_reason(exc)) from exc
-        except requests_exceptions.ReadTimeout as exc:
-            raise _MaybeSent("no response within %s seconds (timeout)" % _fmt_seconds(self.timeout)) from exc
-        except requests_exceptions.ConnectionError as exc:
-            if _never_connected(exc):
+            host = parts.hostname or ""
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError as exc:
+            raise NgrokError("Invalid request URL for %s: %s" % (self.api_url, exc), method=method) from exc
+        target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+        all_headers = dict(self._headers)
+        if headers:
+            all_headers.update(headers)
+        tls_error: tuple = ()
+        if scheme == "https":
+            import ssl
+            tls_error = (ssl.SSLError,)
+        self.requests_sent += 1
+        try:
+            conn = _connection(scheme, host, port, self.timeout, self.validate_certs, _proxy_for(scheme, host, port))
+        except http.client.InvalidURL as exc:
+            raise NgrokError("Invalid request URL for %s: %s" % (self.api_url, exc), method=method) from exc
+        try:
+            try:
+                conn.connect()
+            except tls_error as exc:
+                # The TLS handshake failed: nothing was sent, but retrying will not help.
+                raise NgrokError("TLS error talking to %s: %s. Check the server certificate (the system trust store, "
+                                 "or SSL_CERT_FILE), or set validate_certs=false only for a trusted test endpoint"
+                                 % (self.api_url, _reason(exc)), method=method) from exc
+            except socket.timeout as exc:
+                raise _NotSent("no connection within %s seconds (timeout)" % _fmt_seconds(self.timeout)) from exc
+            except OSError as exc:
+                if str(exc).startswith("Tunnel connection failed"):
+                    # The proxy answered, and refused: a retry gets the same answer.
+                    raise NgrokError("The proxy refused to connect to %s: %s" % (self.api_url, _reason(exc)),
+                                     method=method) from exc
                 raise _NotSent(_reason(exc)) from exc
-            raise _MaybeSent("the connection was dropped (%s)" % _reason(exc)) from exc
+            sock = conn.sock
+            try:
+                conn.request(method, target, body=data, headers=all_headers)
+                response = conn.getresponse()
+            except http.client.InvalidURL as exc:
+                # Raised while the request line is built, before a byte is sent.
+                raise NgrokError("Invalid request URL for %s: %s" % (self.api_url, exc), method=method) from exc
+            except socket.timeout as exc:
+                raise _MaybeSent("no response within %s seconds (timeout)" % _fmt_seconds(self.timeout)) from exc
+            except (http.client.HTTPException, OSError) as exc:
+                raise _MaybeSent("the connection was dropped (%s)" % _reason(exc)) from exc
+            reply = _Reply(response.status, response.reason, response.headers)
+            try:
+                raw = self._read_body(response, sock)
+            except _MaybeSent as exc:
+                status = reply.status_code
+                if 200 <= status < 300 and method != "GET":
+                    # ngrok answered success before the body broke off: the action happened.
+                    return reply, b"", str(exc)
+                if 400 <= status < 500 or status in RETRY_ALWAYS_STATUSES:
+                    # The status line says ngrok did not act; only its explanation is lost.
+                    return reply, b"", str(exc)
+                raise
+            return reply, raw, None
         finally:
-            self.requests_sent += 1
-        try:
-            raw = self._read_body(response)
-        except _MaybeSent as exc:
-            status = response.status_code
-            if 200 <= status < 300 and method != "GET":
-                # ngrok answered success before the body broke off: the action happened.
-                return response, b"", str(exc)
-            if 400 <= status < 500 or status in RETRY_ALWAYS_STATUSES:
-                # The status line says ngrok did not act; only its explanation is lost.
-                return response, b"", str(exc)
-            raise
-        finally:
-            response.close()
-        return response, raw, None
+            conn.close()
 
-    def _read_body(self, response) -> bytes:
+    def _read_body(self, response, sock) -> bytes:
         """Read at most MAX_BODY_BYTES, all of it within ``timeout`` seconds.
 
-        Each read returns what has arrived (urllib3's read1) with the socket
-        timeout cut to the time left, and the deadline is checked after every
-        read: a body that trickles in cannot hold the module past ``timeout``.
-        (urllib3 1.x has no read1; there, read() fills a small buffer first.)
+        Each read returns what has arrived (read1) with the socket timeout cut
+        to the time left, and the deadline is checked after every read: a body
+        that trickles in cannot hold the module past ``timeout``.
         """
         now = self._clock()
         deadline = now + self.timeout
-        body = response.raw
-        read = getattr(body, "read1", None) or body.read
         chunks = []
         size = 0
         try:
@@ -400,8 +403,9 @@ class NgrokClient:
                 if now > deadline:
                     raise _MaybeSent("the response body did not arrive within %s seconds"
                                      % _fmt_seconds(self.timeout))
-                _set_read_timeout(body, min(self.timeout, deadline - now))
-                chunk = read(65536 if read is not body.read else 1024)
+                if sock is not None:
+                    sock.settimeout(max(min(self.timeout, deadline - now), 0.001))
+                chunk = response.read1(65536)
                 if not chunk:
                     break
                 size += len(chunk)
@@ -409,8 +413,8 @@ class NgrokClient:
                     raise _MaybeSent("the response body is larger than %d bytes" % MAX_BODY_BYTES)
                 chunks.append(chunk)
                 now = self._clock()
-        except (_Urllib3Error, http.client.HTTPException, OSError, requests_exceptions.RequestException) as exc:
-            if self._clock() >= deadline:
+        except (http.client.HTTPException, OSError) as exc:
+            if isinstance(exc, socket.timeout) or self._clock() >= deadline:
                 raise _MaybeSent("the response body did not arrive within %s seconds" % _fmt_seconds(self.timeout)) from exc
             raise _MaybeSent("the response body broke off (%s)" % _reason(exc)) from exc
         return b"".join(chunks)
@@ -476,15 +480,96 @@ class NgrokClient:
         self._sleep(delay)
 
 
-def _set_read_timeout(body, seconds: float) -> None:
-    """Best effort: cut the socket timeout of a streaming urllib3 response."""
-    connection = getattr(body, "connection", None) or getattr(body, "_connection", None)
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        try:
-            sock.settimeout(max(seconds, 0.001))
-        except OSError:
-            pass
+class _Reply:
+    """Status line and headers of one answer (``headers.get`` ignores case)."""
+
+    def __init__(self, status_code: int, reason: str, headers) -> None:
+        self.status_code = status_code
+        self.reason = reason
+        self.headers = headers
+
+
+class _Proxy:
+    """An http:// proxy for https requests: host, port, and the CONNECT headers (credentials)."""
+
+    def __init__(self, host: str, port: int, headers: dict) -> None:
+        self.host = host
+        self.port = port
+        self.headers = headers
+
+    def __repr__(self) -> str:
+        return "_Proxy(%s:%d)" % (self.host, self.port)
+
+
+def _connection(scheme: str, host: str, port: int, timeout: float, validate_certs: bool, proxy: _Proxy | None):
+    """An unconnected http.client connection to ``host``: direct, or tunnelled through ``proxy``."""
+    if scheme != "https":
+        return http.client.HTTPConnection(host, port, timeout=timeout)
+    import ssl
+    context = ssl.create_default_context()
+    if not validate_certs:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if proxy is None:
+        return http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+    conn = http.client.HTTPSConnection(proxy.host, proxy.port, timeout=timeout, context=context)
+    conn.set_tunnel(host, port, headers=proxy.headers)
+    return conn
+
+
+def _proxy_for(scheme: str, host: str, port: int, environ=None) -> _Proxy | None:
+    """The proxy for an https request to host:port from https_proxy/all_proxy and no_proxy, or None.
+
+    Plain http:// is only ever allowed to loopback (see _module), which a proxy
+    cannot reach: it is never proxied.
+    """
+    if scheme != "https":
+        return None
+    environ = os.environ if environ is None else environ
+    url = _env(environ, "https_proxy") or _env(environ, "all_proxy")
+    if not url or _no_proxy(host, port, _env(environ, "no_proxy") or ""):
+        return None
+    if "://" not in url:
+        url = "http://" + url
+    parts = urlsplit(url)
+    try:
+        proxy_port = parts.port or 80
+    except ValueError:
+        proxy_port = -1
+    if parts.scheme.lower() != "http" or not parts.hostname or proxy_port < 0:
+        raise NgrokError("Unsupported proxy %s://%s in https_proxy/all_proxy: only http:// proxies "
+                         "(http://host:port) are supported" % (parts.scheme, parts.hostname or ""))
+    headers = {}
+    if parts.username is not None:
+        import base64
+        credentials = "%s:%s" % (unquote(parts.username), unquote(parts.password or ""))
+        headers["Proxy-Authorization"] = "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
+    return _Proxy(parts.hostname, proxy_port, headers)
+
+
+def _env(environ, name: str) -> str:
+    """``name`` or ``NAME`` from the environment (lower case first, as curl and Python do)."""
+    return (environ.get(name) or environ.get(name.upper()) or "").strip()
+
+
+def _no_proxy(host: str, port: int, no_proxy: str) -> bool:
+    """True when no_proxy (``*``, hosts, domain suffixes, optionally with :port) excludes host:port."""
+    host = host.lower().rstrip(".")
+    for entry in no_proxy.replace(" ", "").lower().split(","):
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        name, entry_port = entry, ""
+        head, sep, tail = entry.rpartition(":")
+        if sep and tail.isdigit() and (":" not in head or head.endswith("]")):
+            name, entry_port = head, tail
+        name = name.strip("[]").strip(".")
+        if entry_port and int(entry_port) != port:
+            continue
+        if host == name or host.endswith("." + name):
+            return True
+    return False
 
 
 def default_user_agent() -> str:
@@ -492,8 +577,8 @@ def default_user_agent() -> str:
         from ansible.module_utils.ansible_release import __version__ as ansible_version
     except ImportError:  # pragma: no cover
         ansible_version = "unknown"
-    return "%s/%s (ansible-core/%s; python-requests/%s)" % (
-        COLLECTION_NAME, COLLECTION_VERSION, ansible_version, getattr(requests, "__version__", "unknown"))
+    python_version = "%d.%d.%d" % sys.version_info[:3]
+    return "%s/%s (ansible-core/%s; python/%s)" % (COLLECTION_NAME, COLLECTION_VERSION, ansible_version, python_version)
 
 
 def _parse_retry_after(value) -> float | None:
@@ -509,48 +594,11 @@ def _parse_retry_after(value) -> float | None:
     return seconds
 
 
-def _never_connected(exc) -> bool:
-    """True when a ConnectionError happened before any byte of the request was sent."""
-    seen = set()
-    stack = [exc]
-    while stack:
-        item = stack.pop()
-        if item is None or id(item) in seen:
-            continue
-        seen.add(id(item))
-        name = type(item).__name__
-        if name in ("NewConnectionError", "NameResolutionError", "ConnectTimeoutError", "ConnectionRefusedError",
-                    "gaierror"):
-            return True
-        if name in ("ProtocolError", "RemoteDisconnected", "ConnectionResetError", "BrokenPipeError",
-                    "IncompleteRead", "ReadTimeoutError"):
-            return False
-        stack.extend((getattr(item, "reason", None), item.__cause__, item.__context__))
-        stack.extend(arg for arg in getattr(item, "args", ()) if isinstance(arg, BaseException))
-    return False
-
-
 def _reason(exc) -> str:
-    """A one-line reason from a requests exception, without object reprs."""
-    inner = exc
-    for dummy in range(5):
-        reason = getattr(inner, "reason", None)
-        if isinstance(reason, BaseException):
-            inner = reason
-            continue
-        nested = [arg for arg in getattr(inner, "args", ()) if isinstance(arg, BaseException)]
-        if nested:
-            inner = nested[0]
-            continue
-        break
-    text = str(inner) or type(inner).__name__
-    # urllib3 prefixes "<urllib3.connection.HTTPConnection object at 0x...>: " (1.x) or
-    # "HTTPConnection(host='...', port=...): " (2.x)
-    if text.startswith("<") and ">: " in text:
-        text = text.split(">: ", 1)[1]
-    elif text.startswith(("HTTPConnection(", "HTTPSConnection(")) and "): " in text:
-        text = text.split("): ", 1)[1]
-    return text
+    """A one-line reason from a socket, TLS or http.client exception."""
+    if isinstance(exc, socket.timeout):
+        return "timed out"
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _snippet(raw: bytes, size: int = 120) -> str:

@@ -16,14 +16,12 @@ import re
 from typing import NoReturn
 from urllib.parse import urlsplit
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.community.ngrok.plugins.module_utils._client import (
     DEFAULT_API_URL,
-    REQUESTS_IMPORT_ERROR,
     NgrokClient,
     NgrokError,
-    has_requests,
 )
 
 #: Bounds of the connection options (a value outside is an input error).
@@ -152,8 +150,6 @@ class NgrokModule:
         self._client: NgrokClient | None = None
 
     def validate_connection(self) -> None:
-        if not has_requests():
-            self.module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
         try:
             check_api_key(self.params["api_key"])
             self.params["api_url"] = check_api_url(self.params["api_url"])

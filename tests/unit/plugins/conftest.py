@@ -6,12 +6,15 @@
 from __future__ import annotations
 
 import pytest
-import responses
 
 from ansible_collections.community.ngrok.plugins.module_utils import _client
 from ansible_collections.community.ngrok.plugins.module_utils import _module
 from ansible_collections.community.ngrok.plugins.module_utils import _tunnel_sessions
+from ansible_collections.community.ngrok.tests.unit.plugins.fakehttp import FakeHTTP
 from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import API_KEY
+
+PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY",
+                   "http_proxy", "HTTP_PROXY")
 
 
 @pytest.fixture(autouse=True)
@@ -19,13 +22,27 @@ def clean_environment(monkeypatch):
     """The connection options' environment fallbacks start unset in every test."""
     monkeypatch.delenv("NGROK_API_KEY", raising=False)
     monkeypatch.delenv("NGROK_API_URL", raising=False)
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def _no_network(*args, **kwargs):
+    raise AssertionError("a unit test tried to open a connection without the rsps fixture: %r" % (args,))
+
+
+@pytest.fixture(autouse=True)
+def no_network(request, monkeypatch):
+    """Without ``rsps`` a test cannot open any connection (but for modules that set REAL_SOCKETS: loopback servers)."""
+    if not getattr(request.module, "REAL_SOCKETS", False):
+        monkeypatch.setattr(_client, "_connection", _no_network)
 
 
 @pytest.fixture
-def rsps():
-    """Every HTTP request goes to ``responses``; nothing reaches the network."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
+def rsps(monkeypatch, no_network):  # pylint: disable=unused-argument,redefined-outer-name
+    """Every connection the client opens is a fake (fakehttp.py); nothing reaches the network."""
+    fake = FakeHTTP()
+    monkeypatch.setattr(_client, "_connection", fake.connection)
+    return fake
 
 
 class ClientRecorder:

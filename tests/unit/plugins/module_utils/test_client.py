@@ -10,16 +10,13 @@ import json
 import os
 import re
 import socket
+import ssl
 import http.client
-from typing import Any
+import sys
 
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
-import urllib3
-from requests import exceptions as rexc
-from urllib3 import exceptions as uexc
 
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_VERSION
 
@@ -28,49 +25,22 @@ from ansible_collections.community.ngrok.plugins.module_utils._client import (
     MAX_BODY_BYTES,
     NgrokError,
 )
+from ansible_collections.community.ngrok.tests.unit.plugins.fakehttp import (
+    connect_timeout,
+    dns_failure,
+    dropped_after_send,
+    matchers,
+    read_timeout,
+    refused,
+    reset_after_send,
+    tls_failure,
+    tunnel_refused,
+)
 from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import API_KEY, API_URL, ngrok_error
 
 SESSION_URL = API_URL + "/tunnel_sessions/ts_abc"
 RESTART_URL = SESSION_URL + "/restart"
-#: urllib3 exceptions want a connection pool; these tests never use it.
-NO_POOL: Any = None
 LIST_URL = API_URL + "/tunnel_sessions"
-
-
-# -- transport faults, built the way requests raises them ---------------------------------------
-
-class _FakeConnection:
-    def __str__(self):
-        return "<urllib3.connection.HTTPSConnection object at 0x7f00>"
-
-
-def refused():
-    conn_error = uexc.NewConnectionError(_FakeConnection(), "Failed to establish a new connection: "
-                                                            "[Errno 111] Connection refused")
-    return rexc.ConnectionError(uexc.MaxRetryError(NO_POOL, "/tunnel_sessions", reason=conn_error))
-
-
-def dns_failure():
-    reason = uexc.NameResolutionError("api.ngrok.com", None, socket.gaierror(-2, "Name or service not known"))
-    return rexc.ConnectionError(uexc.MaxRetryError(NO_POOL, "/tunnel_sessions", reason=reason))
-
-
-def connect_timeout():
-    return rexc.ConnectTimeout("connect timeout")
-
-
-def dropped_after_send():
-    return rexc.ConnectionError(uexc.ProtocolError(
-        "Connection aborted.", http.client.RemoteDisconnected("Remote end closed connection without response")))
-
-
-def reset_after_send():
-    return rexc.ConnectionError(uexc.ProtocolError(
-        "Connection aborted.", ConnectionResetError(104, "Connection reset by peer")))
-
-
-def read_timeout():
-    return rexc.ReadTimeout(uexc.ReadTimeoutError(None, "/x", "Read timed out. (read timeout=30)"))
 
 
 class _BreakingRaw(io.RawIOBase):
@@ -119,8 +89,8 @@ def test_get_sends_auth_version_accept_and_user_agent_but_no_body(rsps, make_cli
     assert request.headers["Accept"] == "application/json"
     assert "Content-Type" not in request.headers
     assert request.body is None
-    assert request.headers["User-Agent"] == "community.ngrok/0.1.0 (ansible-core/%s; python-requests/%s)" % (
-        ANSIBLE_VERSION, requests.__version__)
+    assert request.headers["User-Agent"] == "community.ngrok/0.1.0 (ansible-core/%s; python/%d.%d.%d)" % (
+        (ANSIBLE_VERSION,) + tuple(sys.version_info[:3]))
 
 
 def test_post_sends_empty_json_object_with_content_type(rsps, make_client):
@@ -159,10 +129,10 @@ def test_netrc_never_replaces_the_bearer_key(rsps, make_client, tmp_path, monkey
     assert rsps.calls[0].request.headers["Authorization"] == "Bearer " + API_KEY
 
 
-def test_the_key_is_not_in_reprs(make_client):
+def test_the_key_is_only_in_the_authorization_header(make_client):
     client = make_client()
-    assert API_KEY not in repr(client._session.auth)
-    assert API_KEY not in repr(vars(client))
+    assert client._headers["Authorization"] == "Bearer " + API_KEY
+    assert API_KEY not in repr(client)
 
 
 def test_user_agent_can_be_overridden(rsps, make_client):
@@ -171,13 +141,20 @@ def test_user_agent_can_be_overridden(rsps, make_client):
     assert rsps.calls[0].request.headers["User-Agent"] == "my-agent/1"
 
 
-def test_timeout_verify_and_streaming_are_passed_to_requests(rsps, make_client):
+def test_timeout_and_verify_reach_the_connection(rsps, make_client):
     rsps.get(SESSION_URL, json={})
     make_client(timeout=12.5, validate_certs=False).get("/tunnel_sessions/ts_abc")
-    kwargs = rsps.calls[0].request.req_kwargs
-    assert kwargs["timeout"] == 12.5
-    assert kwargs["verify"] is False
-    assert kwargs["stream"] is True
+    connection = rsps.calls[0].connection
+    assert connection == {"scheme": "https", "host": "api.ngrok.com", "port": 443, "timeout": 12.5,
+                          "validate_certs": False, "proxy": None}
+    assert rsps.connections[0].closed
+
+
+def test_the_socket_timeout_is_cut_to_the_time_left(rsps, make_client):
+    rsps.get(SESSION_URL, json={})
+    make_client(timeout=12.5).get("/tunnel_sessions/ts_abc")
+    timeouts = rsps.connections[0].sock.timeouts
+    assert timeouts and all(0 < value <= 12.5 for value in timeouts)
 
 
 @pytest.mark.parametrize("api_url, path, expected", [
@@ -344,7 +321,8 @@ def test_not_acted_upon_is_retried_for_every_method(rsps, make_client, method, f
     response = client.request(method, "/tunnel_sessions/ts_abc", body={} if method == "POST" else None)
 
     assert response.data == {"ok": 1}
-    assert len(rsps.calls) == 2
+    assert len(rsps.connections) == 2
+    assert len(rsps.calls) == (1 if "body" in first else 2)  # a refused connection sends nothing
     assert client.requests_sent == 2
     assert client.recorder.sleeps == [1.0]
     assert client.recorder.rand_calls == [(0, 1.0)]
@@ -358,7 +336,9 @@ def test_not_acted_upon_is_retried_for_every_method(rsps, make_client, method, f
     pytest.param(dict(body=read_timeout()), id="read-timeout"),
     pytest.param(dict(body=dropped_after_send()), id="dropped-after-send"),
     pytest.param(dict(body=reset_after_send()), id="reset-after-send"),
-    pytest.param(dict(body=rexc.ConnectionError("something else")), id="unclassified-connection-error"),
+    pytest.param(dict(body=OSError("something else")), id="unclassified-os-error"),
+    pytest.param(dict(body=http.client.BadStatusLine("HTTP/9 x")), id="bad-status-line"),
+    pytest.param(dict(body=BrokenPipeError(32, "Broken pipe")), id="broken-pipe-while-sending"),
 ])
 def test_get_is_retried_when_the_outcome_is_unknown(rsps, make_client, first):
     rsps.get(SESSION_URL, **first)
@@ -480,7 +460,9 @@ def test_retries_exhausted(rsps, make_client, retries, method, fault, status, ou
     assert info.value.attempts == retries + 1
     assert info.value.status_code == status
     assert info.value.outcome == outcome
-    assert len(rsps.calls) == retries + 1
+    assert len(rsps.connections) == retries + 1
+    assert len(rsps.calls) == (0 if fault.get("body") is not None and not isinstance(fault["body"], OSError)
+                               else retries + 1)
     assert client.requests_sent == retries + 1
     assert len(client.recorder.sleeps) == retries
 
@@ -510,8 +492,7 @@ def test_refused_message_after_retries(rsps, make_client):
     client = make_client(retries=2)
     with pytest.raises(NgrokError) as info:
         client.get("/tunnel_sessions/ts_abc")
-    assert info.value.message == ("Could not connect to https://api.ngrok.com: Failed to establish a new connection: "
-                                  "[Errno 111] Connection refused")
+    assert info.value.message == "Could not connect to https://api.ngrok.com: [Errno 111] Connection refused"
     assert info.value.as_dict()["msg"] == info.value.message
     assert info.value.attempts == 3
 
@@ -598,14 +579,26 @@ def test_rate_limit_and_retries_are_counted_apart(rsps, make_client):
     assert client.recorder.sleeps == [1.0, 1.0, 2.0]
 
 
-def test_ssl_error_is_not_retried(rsps, make_client):
-    rsps.get(SESSION_URL, body=rexc.SSLError(uexc.SSLError("certificate verify failed")))
+def test_tls_handshake_error_is_not_retried(rsps, make_client):
+    rsps.get(SESSION_URL, body=tls_failure())
     client = make_client()
     with pytest.raises(NgrokError) as info:
         client.get("/tunnel_sessions/ts_abc")
-    assert info.value.message.startswith("TLS error talking to https://api.ngrok.com: certificate verify failed.")
+    assert info.value.message.startswith("TLS error talking to https://api.ngrok.com: [SSL: CERTIFICATE_VERIFY_FAILED] "
+                                         "certificate verify failed: self-signed certificate")
+    assert "SSL_CERT_FILE" in info.value.message
     assert "validate_certs=false" in info.value.message
     assert info.value.outcome == "failed"
+    assert len(rsps.connections) == 1
+    assert rsps.calls == []
+
+
+def test_tls_error_after_the_request_went_out_is_an_unknown_outcome(rsps, make_client):
+    rsps.post(RESTART_URL, body=ssl.SSLError(1, "[SSL: DECRYPTION_FAILED_OR_BAD_RECORD_MAC] bad record mac"))
+    with pytest.raises(NgrokError) as info:
+        make_client().post("/tunnel_sessions/ts_abc/restart")
+    assert info.value.outcome == "unknown"
+    assert "the connection was dropped ([SSL: DECRYPTION_FAILED_OR_BAD_RECORD_MAC] bad record mac)" in info.value.message
     assert len(rsps.calls) == 1
 
 
@@ -776,12 +769,21 @@ def test_body_breaking_off_after_post_502_stays_unknown(rsps, make_client):
 
 
 def test_invalid_url_is_not_retried(rsps, make_client):
-    rsps.get(LIST_URL, body=requests.exceptions.InvalidURL("bad"))
+    rsps.get(LIST_URL, body=http.client.InvalidURL("URL can't contain control characters"))
     client = make_client(retries=3)
     with pytest.raises(NgrokError) as info:
         client.get("/tunnel_sessions")
-    assert "Invalid request URL" in info.value.message
+    assert info.value.message == ("Invalid request URL for https://api.ngrok.com: URL can't contain control "
+                                  "characters")
     assert len(rsps.calls) == 1
+
+
+def test_invalid_port_is_not_retried(rsps, make_client):
+    client = make_client(api_url="https://api.ngrok.com:99999", retries=3)
+    with pytest.raises(NgrokError) as info:
+        client.get("/tunnel_sessions")
+    assert info.value.message.startswith("Invalid request URL for https://api.ngrok.com:99999: ")
+    assert rsps.connections == []
 
 
 def test_rate_limit_timeout_zero_fails_at_the_first_429_even_with_a_zero_wait(rsps, make_client):
@@ -807,17 +809,12 @@ def _three_pages(rsps, base=API_URL):
     list_url = base + "/tunnel_sessions"
     page2 = list_url + "?before_id=ts_3&limit=2"
     page3 = list_url + "?before_id=ts_5&limit=2"
-    rsps.get(page3, json=_page(["ts_5", "ts_6"], None), match=[responses_matchers().query_string_matcher(
+    rsps.get(page3, json=_page(["ts_5", "ts_6"], None), match=[matchers.query_string_matcher(
         "before_id=ts_5&limit=2")])
-    rsps.get(page2, json=_page(["ts_3", "ts_4"], page3), match=[responses_matchers().query_string_matcher(
+    rsps.get(page2, json=_page(["ts_3", "ts_4"], page3), match=[matchers.query_string_matcher(
         "before_id=ts_3&limit=2")])
-    rsps.get(list_url, json=_page(["ts_1", "ts_2"], page2), match=[responses_matchers().query_param_matcher(
+    rsps.get(list_url, json=_page(["ts_1", "ts_2"], page2), match=[matchers.query_param_matcher(
         {"limit": "2", "filter": 'obj.os == "linux"'})])
-
-
-def responses_matchers():
-    from responses import matchers
-    return matchers
 
 
 @pytest.mark.parametrize("base", ["https://api.ngrok.com", "http://127.0.0.1:8080"])
@@ -879,7 +876,7 @@ def test_paginate_refusal_names_the_foreign_host(rsps, make_client):
 def test_paginate_same_origin_host_is_case_insensitive(rsps, make_client):
     rsps.get(LIST_URL, json=_page(["ts_1"], "https://API.NGROK.COM/tunnel_sessions?before_id=ts_1"))
     rsps.get(LIST_URL + "?before_id=ts_1", json=_page(["ts_2"], None),
-             match=[responses_matchers().query_string_matcher("before_id=ts_1")])
+             match=[matchers.query_string_matcher("before_id=ts_1")])
     items = list(make_client().paginate("/tunnel_sessions", "tunnel_sessions"))
     assert [i["id"] for i in items] == ["ts_1", "ts_2"]
 
@@ -887,7 +884,7 @@ def test_paginate_same_origin_host_is_case_insensitive(rsps, make_client):
 def test_paginate_follows_uppercase_scheme(rsps, make_client):
     rsps.get(LIST_URL, json=_page(["ts_1"], "HTTPS://API.NGROK.COM/tunnel_sessions?before_id=ts_1"))
     rsps.get(LIST_URL + "?before_id=ts_1", json=_page(["ts_2"], None),
-             match=[responses_matchers().query_string_matcher("before_id=ts_1")])
+             match=[matchers.query_string_matcher("before_id=ts_1")])
     items = list(make_client(retries=0).paginate("/tunnel_sessions", "tunnel_sessions"))
     assert [i["id"] for i in items] == ["ts_1", "ts_2"]
 
@@ -900,8 +897,8 @@ def test_paginate_default_port_is_the_same_origin(rsps, make_client):
 
 
 def test_paginate_loop_guard(rsps, make_client):
-    rsps.get(PAGE2, json=_page(["ts_3"], PAGE2), match=[responses_matchers().query_string_matcher("before_id=ts_3&limit=2")])
-    rsps.get(LIST_URL, json=_page(["ts_1"], PAGE2), match=[responses_matchers().query_string_matcher("")])
+    rsps.get(PAGE2, json=_page(["ts_3"], PAGE2), match=[matchers.query_string_matcher("before_id=ts_3&limit=2")])
+    rsps.get(LIST_URL, json=_page(["ts_1"], PAGE2), match=[matchers.query_string_matcher("")])
     client = make_client()
     seen = []
     with pytest.raises(NgrokError) as info:
@@ -941,42 +938,11 @@ def test_paginate_errors_propagate(rsps, make_client):
 # -- helpers -----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("exc, expected", [
-    pytest.param(refused(), True, id="refused"),
-    pytest.param(dns_failure(), True, id="dns"),
-    pytest.param(rexc.ConnectionError(ConnectionRefusedError(111, "Connection refused")), True, id="refused-oserror"),
-    pytest.param(rexc.ConnectionError(uexc.MaxRetryError(NO_POOL, "/", reason=uexc.ConnectTimeoutError("t"))), True,
-                 id="connect-timeout-error"),
-    pytest.param(rexc.ConnectionError(socket.gaierror(-2, "Name or service not known")), True, id="gaierror"),
-    pytest.param(dropped_after_send(), False, id="remote-disconnected"),
-    pytest.param(reset_after_send(), False, id="reset"),
-    pytest.param(rexc.ConnectionError(uexc.ProtocolError("x", BrokenPipeError(32, "Broken pipe"))), False, id="pipe"),
-    pytest.param(rexc.ConnectionError(uexc.ReadTimeoutError(NO_POOL, "/", "read timed out")), False, id="read-timeout"),
-    pytest.param(rexc.ConnectionError("plain"), False, id="unknown"),
-    pytest.param(rexc.ConnectionError(uexc.ProtocolError("Connection aborted.", ConnectionRefusedError(111, "x"))),
-                 False, id="protocol-error-first-wins"),
-])
-def test_never_connected(exc, expected):
-    assert _client._never_connected(exc) is expected
-
-
-def test_never_connected_survives_cycles():
-    first = rexc.ConnectionError("a")
-    second = ValueError("b")
-    first.__context__ = second
-    second.__context__ = first
-    assert _client._never_connected(first) is False
-
-
-def test_never_connected_follows_cause():
-    outer = rexc.ConnectionError("outer")
-    outer.__cause__ = uexc.NewConnectionError(None, "refused")
-    assert _client._never_connected(outer) is True
-
-
-@pytest.mark.parametrize("exc, expected", [
-    (refused(), "Failed to establish a new connection: [Errno 111] Connection refused"),
-    (rexc.ConnectionError(""), "ConnectionError"),
-    (rexc.ConnectTimeout("connect timeout"), "connect timeout"),
+    (ConnectionRefusedError(111, "Connection refused"), "[Errno 111] Connection refused"),
+    (socket.gaierror(-2, "Name or service not known"), "[Errno -2] Name or service not known"),
+    (socket.timeout("_ssl.c:975: The handshake operation timed out"), "timed out"),
+    (http.client.RemoteDisconnected("Remote end closed\nconnection"), "Remote end closed connection"),
+    (OSError(), "OSError"),
 ])
 def test_reason(exc, expected):
     assert _client._reason(exc) == expected
@@ -1008,16 +974,6 @@ def test_snippet(raw, expected):
     assert _client._snippet(raw) == expected
 
 
-def test_has_requests():
-    assert _client.has_requests() is True
-    assert _client.REQUESTS_IMPORT_ERROR is None
-
-
-def test_urllib3_is_the_one_requests_uses():
-    # The fakes above build urllib3 exceptions; make sure they are the classes requests catches.
-    assert requests.adapters.NewConnectionError is urllib3.exceptions.NewConnectionError
-
-
 def test_4xx_whose_body_broke_off_says_so(rsps, make_client):
     rsps.post(RESTART_URL, status=400, body=breaking_body())
     with pytest.raises(NgrokError) as info:
@@ -1026,7 +982,70 @@ def test_4xx_whose_body_broke_off_says_so(rsps, make_client):
     assert "empty response body" not in info.value.api_msg
 
 
-def test_reason_strips_urllib3_2_connection_prefix():
-    exc = requests.exceptions.ConnectionError(
-        "HTTPConnection(host='127.0.0.1', port=9): Failed to establish a new connection: [Errno 111] Connection refused")
-    assert _client._reason(exc) == "Failed to establish a new connection: [Errno 111] Connection refused"
+# -- proxies (https_proxy / all_proxy / no_proxy) -------------------------------------------------------
+
+@pytest.mark.parametrize("environ, expected", [
+    pytest.param({}, None, id="none"),
+    pytest.param({"https_proxy": "http://proxy.example:3128"}, ("proxy.example", 3128, {}), id="https_proxy"),
+    pytest.param({"HTTPS_PROXY": "http://proxy.example:3128"}, ("proxy.example", 3128, {}), id="HTTPS_PROXY"),
+    pytest.param({"https_proxy": "http://lower:1", "HTTPS_PROXY": "http://upper:2"}, ("lower", 1, {}),
+                 id="lower-case-first"),
+    pytest.param({"all_proxy": "http://all.example:8080"}, ("all.example", 8080, {}), id="all_proxy"),
+    pytest.param({"https_proxy": "http://p:1", "all_proxy": "http://a:2"}, ("p", 1, {}), id="https-before-all"),
+    pytest.param({"https_proxy": "proxy.example:3128"}, ("proxy.example", 3128, {}), id="no-scheme-means-http"),
+    pytest.param({"https_proxy": "http://proxy.example"}, ("proxy.example", 80, {}), id="default-port-80"),
+    pytest.param({"https_proxy": "http://us%40er:p%3Ass@proxy.example:3128"},
+                 ("proxy.example", 3128, {"Proxy-Authorization": "Basic dXNAZXI6cDpzcw=="}), id="credentials"),
+    pytest.param({"https_proxy": "  "}, None, id="blank"),
+    pytest.param({"http_proxy": "http://p:1"}, None, id="http_proxy-is-not-for-https"),
+    pytest.param({"https_proxy": "http://p:1", "no_proxy": "*"}, None, id="no_proxy-star"),
+    pytest.param({"https_proxy": "http://p:1", "NO_PROXY": "ngrok.com"}, None, id="NO_PROXY-domain"),
+    pytest.param({"https_proxy": "http://p:1", "no_proxy": "example.com, .ngrok.com"}, None, id="dot-domain-in-list"),
+    pytest.param({"https_proxy": "http://p:1", "no_proxy": "api.ngrok.com:443"}, None, id="host-and-port"),
+    pytest.param({"https_proxy": "http://p:1", "no_proxy": "api.ngrok.com:8443"}, ("p", 1, {}), id="other-port"),
+    pytest.param({"https_proxy": "http://p:1", "no_proxy": "grok.com,ngrok.co"}, ("p", 1, {}), id="no-suffix-match"),
+])
+def test_proxy_from_the_environment(environ, expected):
+    proxy = _client._proxy_for("https", "api.ngrok.com", 443, environ)
+    if expected is None:
+        assert proxy is None
+    else:
+        assert (proxy.host, proxy.port, proxy.headers) == expected
+        assert "p%3Ass" not in repr(proxy) and "p:ss" not in repr(proxy)
+
+
+def test_plain_http_is_never_proxied():
+    assert _client._proxy_for("http", "127.0.0.1", 8080, {"https_proxy": "http://p:1", "http_proxy": "http://p:1",
+                                                          "all_proxy": "http://p:1"}) is None
+
+
+@pytest.mark.parametrize("url", ["socks5://proxy:1080", "https://proxy:443", "http://proxy:notaport", "http://:3128"])
+def test_unsupported_proxy_fails_clearly_before_anything_is_sent(rsps, make_client, monkeypatch, url):
+    monkeypatch.setenv("https_proxy", url)
+    client = make_client(retries=3)
+    with pytest.raises(NgrokError) as info:
+        client.get("/tunnel_sessions/ts_abc")
+    assert "only http:// proxies" in info.value.message
+    assert rsps.connections == []
+
+
+def test_the_proxy_reaches_the_connection(rsps, make_client, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://user:secret@proxy.example:3128")
+    rsps.get(SESSION_URL, json={})
+    make_client().get("/tunnel_sessions/ts_abc")
+    proxy = rsps.calls[0].connection["proxy"]
+    assert (proxy.host, proxy.port) == ("proxy.example", 3128)
+    assert proxy.headers == {"Proxy-Authorization": "Basic dXNlcjpzZWNyZXQ="}
+    # the API key goes to ngrok inside the tunnel, never to the proxy
+    assert "Authorization" not in proxy.headers
+
+
+def test_a_proxy_that_refuses_the_tunnel_is_not_retried(rsps, make_client, monkeypatch):
+    monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
+    rsps.get(SESSION_URL, body=tunnel_refused())
+    client = make_client(retries=3)
+    with pytest.raises(NgrokError) as info:
+        client.get("/tunnel_sessions/ts_abc")
+    assert info.value.message == ("The proxy refused to connect to https://api.ngrok.com: Tunnel connection failed: "
+                                  "407 Proxy Authentication Required")
+    assert len(rsps.connections) == 1

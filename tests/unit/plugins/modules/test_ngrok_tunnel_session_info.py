@@ -9,9 +9,9 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from responses import matchers
 
 from ansible_collections.community.ngrok.plugins.modules import ngrok_tunnel_session_info as module_under_test
+from ansible_collections.community.ngrok.tests.unit.plugins.fakehttp import matchers
 from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import (
     API_KEY,
     OLD_ID,

@@ -10,7 +10,6 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -18,6 +17,7 @@ from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions i
 from ansible_collections.community.ngrok.plugins.modules import ngrok_tunnel_session_restart as restart_module
 from ansible_collections.community.ngrok.plugins.modules import ngrok_tunnel_session_stop as stop_module
 from ansible_collections.community.ngrok.plugins.modules import ngrok_tunnel_session_update as update_module
+from ansible_collections.community.ngrok.tests.unit.plugins.fakehttp import read_timeout, refused
 from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import (
     API_KEY,
     NEW_ID,
@@ -188,14 +188,12 @@ def test_rate_limit_timeout_exhausted(rsps, client_recorder, main, action):
 
 @pytest.mark.parametrize("main, action", ACTION_MODULES)
 def test_refused_connection_is_retried(rsps, client_recorder, main, action):
-    from urllib3.exceptions import MaxRetryError, NewConnectionError
-    refused = requests.exceptions.ConnectionError(MaxRetryError(None, "/", reason=NewConnectionError(
-        None, "Failed to establish a new connection: [Errno 111] Connection refused")))
-    rsps.post(SESSION_URL + "/" + action, body=refused)
+    rsps.post(SESSION_URL + "/" + action, body=refused())
     rsps.post(SESSION_URL + "/" + action, status=204)
     result = run_module_ok(main, {"id": OLD_ID})
     assert result["changed"] is True
-    assert len(rsps.calls) == 2
+    assert len(rsps.connections) == 2
+    assert len(rsps.calls) == 1
     assert client_recorder.sleeps == [1.0]
 
 
@@ -204,7 +202,7 @@ def test_refused_connection_is_retried(rsps, client_recorder, main, action):
 LOST_ANSWERS = [
     pytest.param(dict(status=502, json=ngrok_error(502, "Bad Gateway")), id="502"),
     pytest.param(dict(status=400, json=ngrok_error(400, "networking error", "ERR_NGROK_810")), id="ERR_NGROK_810"),
-    pytest.param(dict(body=requests.exceptions.ReadTimeout("read timed out")), id="read-timeout"),
+    pytest.param(dict(body=read_timeout()), id="read-timeout"),
 ]
 
 
@@ -269,7 +267,7 @@ def test_lost_answer_session_gone_means_it_happened(rsps, fake_time, warnings, m
 
 def test_lost_answer_resolved_then_wait_follows_the_agent(rsps, fake_time, warnings):
     rsps.get(SESSION_URL, json=make_session())
-    rsps.post(RESTART_URL, body=requests.exceptions.ReadTimeout("read timed out"))
+    rsps.post(RESTART_URL, body=read_timeout())
     rsps.get(SESSION_URL, status=404, json=ngrok_error(404, "Resource not found"))
     rsps.get(LIST_URL, json=list_page(make_session(NEW_ID)))
     result = run_module_ok(MAIN, {"id": OLD_ID, "wait": True})
@@ -523,7 +521,8 @@ def test_wait_false_ignores_wait_bounds(rsps):
 
 @pytest.mark.parametrize("args, setup", [
     pytest.param({}, lambda r: r.post(RESTART_URL, status=401, json=ngrok_error(401, "bad", "ERR_NGROK_203")), id="401"),
-    pytest.param({}, lambda r: r.post(RESTART_URL, body=requests.exceptions.ReadTimeout("t")), id="timeout"),
+    pytest.param({}, lambda r: (r.post(RESTART_URL, body=read_timeout()), r.get(SESSION_URL, json=make_session())),
+                 id="timeout"),
     pytest.param({"api_key": API_KEY + "\n"}, lambda r: None, id="bad-key"),
     pytest.param({"api_url": "https://%s@api.ngrok.com" % API_KEY}, lambda r: None, id="key-in-url"),
     pytest.param({"wait": True}, lambda r: (r.get(SESSION_URL, json=make_session()), r.post(RESTART_URL, status=204),
