@@ -40,13 +40,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import math
 import os
 import random
 import socket
 import sys
 import time
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 COLLECTION_NAME = "community.ngrok"
 COLLECTION_VERSION = "0.1.0"
@@ -161,19 +160,6 @@ class _MaybeSent(Exception):
     """The request may have reached ngrok; the answer was lost."""
 
 
-def _origin(url: str) -> tuple:
-    """(scheme, host, port) with the default port made explicit."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = -1
-    if port is None:
-        port = {"http": 80, "https": 443}.get(scheme)
-    return (scheme, (parts.hostname or "").lower(), port)
-
-
 class NgrokClient:
     """A small, synchronous client of the ngrok API.
 
@@ -210,39 +196,9 @@ class NgrokClient:
         return self.request("POST", path, body={} if body is None else body)
 
     def paginate(self, path: str, key: str, params: dict | None = None, max_items: int | None = None):
-        """Yield the items of a list endpoint, following ``next_page_uri``.
-
-        ``next_page_uri`` is followed as ngrok gives it, but only while it
-        points at the same origin as ``api_url``: the API key is never sent
-        anywhere else.
-        """
-        url = self._url(path)
-        if params:
-            url += "?" + urlencode(params)
-        seen = set()
-        count = 0
-        while url:
-            seen.add(url)
-            page = self.request("GET", url).data
-            if not isinstance(page, dict) or not isinstance(page.get(key), list):
-                raise NgrokError("Unexpected answer from %s: no %r list in the response" % (self._display(url), key),
-                                 method="GET", path=self._display(url))
-            for item in page[key]:
-                yield item
-                count += 1
-                if max_items is not None and count >= max_items:
-                    return
-            next_url = page.get("next_page_uri")
-            if not next_url:
-                return
-            if _origin(next_url) != _origin(self.api_url):
-                raise NgrokError("Refusing to follow next_page_uri %s: it is not on %s, and the API key is only "
-                                 "ever sent to api_url" % (self._display(next_url), self.api_url),
-                                 method="GET", path=self._display(next_url))
-            if next_url in seen:
-                raise NgrokError("ngrok returned the same next_page_uri twice (%s); stopping to avoid a loop"
-                                 % self._display(next_url), method="GET", path=self._display(next_url))
-            url = next_url
+        """Yield the items of a list endpoint, following ``next_page_uri`` (on the same origin only)."""
+        from ansible_collections.community.ngrok.plugins.module_utils._client_extras import paginate
+        return paginate(self, path, key, params, max_items)
 
     def request(self, method: str, path: str, params: dict | None = None, body: dict | None = None) -> NgrokResponse:
         """Send one API call, retrying only where that is safe (see module doc)."""
@@ -282,7 +238,8 @@ class NgrokClient:
             if 200 <= status < 300:
                 return NgrokResponse(status, response.headers, self._decode_success(method, display, status, raw))
 
-            error = self._decode_error(response, raw, method, display, attempt, body_problem)
+            from ansible_collections.community.ngrok.plugins.module_utils._client_extras import decode_error
+            error = decode_error(response, raw, method, display, attempt, body_problem)
             if status == 429 or error.error_code == RATE_LIMITED_CODE:
                 rate_limited += 1
                 delay = self._delay(rate_limited, response.headers.get("Retry-After"), RATE_LIMIT_BACKOFF_CAP)
@@ -341,7 +298,7 @@ class NgrokClient:
             tls_error = (ssl.SSLError,)
         self.requests_sent += 1
         try:
-            conn = _connection(scheme, host, port, self.timeout, self.validate_certs, _proxy_for(scheme, host, port))
+            conn = _connection(scheme, host, port, self.timeout, self.validate_certs, _proxy(scheme, host, port))
         except http.client.InvalidURL as exc:
             raise NgrokError("Invalid request URL for %s: %s" % (self.api_url, exc), method=method) from exc
         try:
@@ -428,49 +385,18 @@ class NgrokClient:
             if method != "GET":
                 # A POST that ngrok answered with 2xx happened; its body does not matter.
                 return None
+            from ansible_collections.community.ngrok.plugins.module_utils._client_extras import snippet
             raise NgrokError("ngrok answered %s %s with HTTP %d but the body is not JSON: %s"
-                             % (method, display, status, _snippet(raw)), status_code=None,
+                             % (method, display, status, snippet(raw)), status_code=None,
                              method=method, path=display) from exc
-
-    def _decode_error(self, response, raw, method, display, attempt, body_problem=None) -> NgrokError:
-        status = response.status_code
-        body = None
-        try:
-            body = json.loads(raw.decode("utf-8")) if raw.strip() else None
-        except ValueError:
-            body = None
-        error_code = api_msg = operation_id = None
-        if isinstance(body, dict):
-            error_code = _str_or_none(body.get("error_code"))
-            api_msg = _str_or_none(body.get("msg"))
-            details = body.get("details")
-            if isinstance(details, dict):
-                operation_id = _str_or_none(details.get("operation_id"))
-        if api_msg is None:
-            reason = response.reason or ""
-            if body_problem:
-                detail = body_problem
-            elif raw.strip():
-                detail = "the response is not an ngrok error: %s" % _snippet(raw)
-            else:
-                detail = "empty response body"
-            api_msg = ("%s (%s)" % (reason, detail) if reason else detail).strip()
-        operation_id = operation_id or _str_or_none(response.headers.get("ngrok-operation-id"))
-        error = NgrokError("", status_code=status, error_code=error_code, api_msg=api_msg,
-                           operation_id=operation_id, attempts=attempt, method=method, path=display)
-        # True when the body is ngrok's own error JSON (it always has status_code and msg); a 404 from a
-        # proxy or a load balancer is not ngrok saying that a session does not exist.
-        error.from_ngrok = isinstance(body, dict) and "status_code" in body and "msg" in body
-        error.message = "%s %s: %s" % (method, display, error.describe())
-        error.args = (error.message,)
-        return error
 
     def _wait(self, retry: int, retry_after) -> None:
         self._pause(self._delay(retry, retry_after, BACKOFF_CAP))
 
     def _delay(self, retry: int, retry_after, cap: float) -> float:
         """Seconds before the ``retry``-th retry: Retry-After plus jitter, else full-jitter backoff."""
-        seconds = _parse_retry_after(retry_after)
+        from ansible_collections.community.ngrok.plugins.module_utils._client_extras import parse_retry_after
+        seconds = parse_retry_after(retry_after)
         if seconds is not None:
             return min(seconds, RETRY_AFTER_CAP) + self._rand(0, 1.0)
         return self._rand(0, min(cap, BACKOFF_BASE * (2 ** (retry - 1))))
@@ -489,19 +415,19 @@ class _Reply:
         self.headers = headers
 
 
-class _Proxy:
-    """An http:// proxy for https requests: host, port, and the CONNECT headers (credentials)."""
-
-    def __init__(self, host: str, port: int, headers: dict) -> None:
-        self.host = host
-        self.port = port
-        self.headers = headers
-
-    def __repr__(self) -> str:
-        return "_Proxy(%s:%d)" % (self.host, self.port)
+#: The environment variables that can name a proxy for https (no_proxy alone cannot).
+PROXY_VARIABLES = frozenset(("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"))
 
 
-def _connection(scheme: str, host: str, port: int, timeout: float, validate_certs: bool, proxy: _Proxy | None):
+def _proxy(scheme: str, host: str, port: int):
+    """The proxy for an https request, or None; the proxy code is only imported when a variable is set."""
+    if scheme != "https" or PROXY_VARIABLES.isdisjoint(os.environ):
+        return None
+    from ansible_collections.community.ngrok.plugins.module_utils._client_extras import proxy_for
+    return proxy_for(scheme, host, port)
+
+
+def _connection(scheme: str, host: str, port: int, timeout: float, validate_certs: bool, proxy):
     """An unconnected http.client connection to ``host``: direct, or tunnelled through ``proxy``."""
     if scheme != "https":
         return http.client.HTTPConnection(host, port, timeout=timeout)
@@ -517,61 +443,6 @@ def _connection(scheme: str, host: str, port: int, timeout: float, validate_cert
     return conn
 
 
-def _proxy_for(scheme: str, host: str, port: int, environ=None) -> _Proxy | None:
-    """The proxy for an https request to host:port from https_proxy/all_proxy and no_proxy, or None.
-
-    Plain http:// is only ever allowed to loopback (see _module), which a proxy
-    cannot reach: it is never proxied.
-    """
-    if scheme != "https":
-        return None
-    environ = os.environ if environ is None else environ
-    url = _env(environ, "https_proxy") or _env(environ, "all_proxy")
-    if not url or _no_proxy(host, port, _env(environ, "no_proxy") or ""):
-        return None
-    if "://" not in url:
-        url = "http://" + url
-    parts = urlsplit(url)
-    try:
-        proxy_port = parts.port or 80
-    except ValueError:
-        proxy_port = -1
-    if parts.scheme.lower() != "http" or not parts.hostname or proxy_port < 0:
-        raise NgrokError("Unsupported proxy %s://%s in https_proxy/all_proxy: only http:// proxies "
-                         "(http://host:port) are supported" % (parts.scheme, parts.hostname or ""))
-    headers = {}
-    if parts.username is not None:
-        import base64
-        credentials = "%s:%s" % (unquote(parts.username), unquote(parts.password or ""))
-        headers["Proxy-Authorization"] = "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
-    return _Proxy(parts.hostname, proxy_port, headers)
-
-
-def _env(environ, name: str) -> str:
-    """``name`` or ``NAME`` from the environment (lower case first, as curl and Python do)."""
-    return (environ.get(name) or environ.get(name.upper()) or "").strip()
-
-
-def _no_proxy(host: str, port: int, no_proxy: str) -> bool:
-    """True when no_proxy (``*``, hosts, domain suffixes, optionally with :port) excludes host:port."""
-    host = host.lower().rstrip(".")
-    for entry in no_proxy.replace(" ", "").lower().split(","):
-        if not entry:
-            continue
-        if entry == "*":
-            return True
-        name, entry_port = entry, ""
-        head, sep, tail = entry.rpartition(":")
-        if sep and tail.isdigit() and (":" not in head or head.endswith("]")):
-            name, entry_port = head, tail
-        name = name.strip("[]").strip(".")
-        if entry_port and int(entry_port) != port:
-            continue
-        if host == name or host.endswith("." + name):
-            return True
-    return False
-
-
 def default_user_agent() -> str:
     try:
         from ansible.module_utils.ansible_release import __version__ as ansible_version
@@ -581,38 +452,11 @@ def default_user_agent() -> str:
     return "%s/%s (ansible-core/%s; python/%s)" % (COLLECTION_NAME, COLLECTION_VERSION, ansible_version, python_version)
 
 
-def _parse_retry_after(value) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds only); None when absent or not a number."""
-    if value is None:
-        return None
-    try:
-        seconds = float(str(value).strip())
-    except ValueError:
-        return None
-    if math.isnan(seconds) or seconds < 0:
-        return None
-    return seconds
-
-
 def _reason(exc) -> str:
     """A one-line reason from a socket, TLS or http.client exception."""
     if isinstance(exc, socket.timeout):
         return "timed out"
     return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _snippet(raw: bytes, size: int = 120) -> str:
-    text = raw[:size * 4].decode("utf-8", "replace")
-    text = " ".join(text.split())
-    if len(text) > size:
-        text = text[:size] + "..."
-    return repr(text)
-
-
-def _str_or_none(value):
-    if value is None:
-        return None
-    return str(value)
 
 
 def _fmt_seconds(value: float) -> str:

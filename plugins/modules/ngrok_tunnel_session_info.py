@@ -181,7 +181,7 @@ from ansible_collections.community.ngrok.plugins.module_utils._module import (
     NgrokModule,
     tunnel_session_id_argument_spec,
 )
-from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions import TunnelSessionInfo
+from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions_extras import TunnelSessionInfo
 
 
 def main():

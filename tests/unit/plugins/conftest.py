@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.community.ngrok.plugins.module_utils import _client
 from ansible_collections.community.ngrok.plugins.module_utils import _module
-from ansible_collections.community.ngrok.plugins.module_utils import _tunnel_sessions
+from ansible_collections.community.ngrok.plugins.module_utils import _tunnel_sessions_extras
 from ansible_collections.community.ngrok.tests.unit.plugins.fakehttp import FakeHTTP
 from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import API_KEY
 
@@ -74,7 +74,7 @@ def client_recorder(monkeypatch):
 
 
 class FakeTime:
-    """Stands in for the ``time`` module in _tunnel_sessions: sleep advances a fake clock."""
+    """Stands in for the ``time`` module in _tunnel_sessions_extras: sleep advances a fake clock."""
 
     def __init__(self, start=1000.0):
         self.now = start
@@ -95,7 +95,7 @@ class FakeTime:
 @pytest.fixture(autouse=True)
 def fake_time(monkeypatch):
     fake = FakeTime()
-    monkeypatch.setattr(_tunnel_sessions, "time", fake)
+    monkeypatch.setattr(_tunnel_sessions_extras, "time", fake)
     return fake
 
 

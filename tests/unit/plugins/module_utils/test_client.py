@@ -20,7 +20,7 @@ import pytest
 
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_VERSION
 
-from ansible_collections.community.ngrok.plugins.module_utils import _client
+from ansible_collections.community.ngrok.plugins.module_utils import _client, _client_extras
 from ansible_collections.community.ngrok.plugins.module_utils._client import (
     MAX_BODY_BYTES,
     NgrokError,
@@ -953,7 +953,7 @@ def test_reason(exc, expected):
     ("Wed, 21 Oct 2015 07:28:00 GMT", None), ("inf", float("inf")),
 ])
 def test_parse_retry_after(value, expected):
-    assert _client._parse_retry_after(value) == expected
+    assert _client_extras.parse_retry_after(value) == expected
 
 
 def test_infinite_retry_after_is_capped(rsps, make_client):
@@ -971,7 +971,7 @@ def test_infinite_retry_after_is_capped(rsps, make_client):
     (b"\xff", "'\ufffd'"),
 ])
 def test_snippet(raw, expected):
-    assert _client._snippet(raw) == expected
+    assert _client_extras.snippet(raw) == expected
 
 
 def test_4xx_whose_body_broke_off_says_so(rsps, make_client):
@@ -1006,7 +1006,7 @@ def test_4xx_whose_body_broke_off_says_so(rsps, make_client):
     pytest.param({"https_proxy": "http://p:1", "no_proxy": "grok.com,ngrok.co"}, ("p", 1, {}), id="no-suffix-match"),
 ])
 def test_proxy_from_the_environment(environ, expected):
-    proxy = _client._proxy_for("https", "api.ngrok.com", 443, environ)
+    proxy = _client_extras.proxy_for("https", "api.ngrok.com", 443, environ)
     if expected is None:
         assert proxy is None
     else:
@@ -1015,8 +1015,8 @@ def test_proxy_from_the_environment(environ, expected):
 
 
 def test_plain_http_is_never_proxied():
-    assert _client._proxy_for("http", "127.0.0.1", 8080, {"https_proxy": "http://p:1", "http_proxy": "http://p:1",
-                                                          "all_proxy": "http://p:1"}) is None
+    environ = {"https_proxy": "http://p:1", "http_proxy": "http://p:1", "all_proxy": "http://p:1"}
+    assert _client_extras.proxy_for("http", "127.0.0.1", 8080, environ) is None
 
 
 @pytest.mark.parametrize("url", ["socks5://proxy:1080", "https://proxy:443", "http://proxy:notaport", "http://:3128"])

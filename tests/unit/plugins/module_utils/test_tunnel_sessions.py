@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from ansible_collections.community.ngrok.plugins.module_utils import _tunnel_sessions as ts
+from ansible_collections.community.ngrok.plugins.module_utils import _tunnel_sessions_extras as extras
 from ansible_collections.community.ngrok.plugins.module_utils._client import NgrokError
 from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import (
     CREDENTIAL_ID,
@@ -63,7 +64,7 @@ def decode_cel_string(literal):
     ('\\" || true || "', '"\\\\\\" || true || \\""'),
 ])
 def test_cel_string(value, expected):
-    assert ts.cel_string(value) == expected
+    assert extras.cel_string(value) == expected
 
 
 @pytest.mark.parametrize("value", [
@@ -71,7 +72,7 @@ def test_cel_string(value, expected):
     'obj.metadata == "x"', "\u2028\u2029", "\\u0022",
 ])
 def test_cel_string_round_trips_and_cannot_break_out(value):
-    literal = ts.cel_string(value)
+    literal = extras.cel_string(value)
     assert decode_cel_string(literal) == value
 
 
@@ -84,7 +85,7 @@ def test_cel_string_round_trips_and_cannot_break_out(value):
     (("a", "b", "c"), "(a) && (b) && (c)"),
 ])
 def test_and_filters(parts, expected):
-    assert ts.and_filters(*parts) == expected
+    assert extras.and_filters(*parts) == expected
 
 
 @pytest.mark.parametrize("action, expected", [
@@ -98,7 +99,7 @@ def test_session_path(action, expected):
 
 
 def test_same_agent_filter():
-    cel = ts.same_agent_filter(make_session(), "2025-09-04T10:15:00Z")
+    cel = extras.same_agent_filter(make_session(), "2025-09-04T10:15:00Z")
     assert cel == ('obj.credential.id == "%s" && obj.ip == "10.110.2.2" && obj.metadata == "web-01" && '
                    'obj.id != "%s" && obj.started_at >= timestamp("2025-09-04T10:15:00Z")' % (CREDENTIAL_ID, OLD_ID))
 
@@ -107,13 +108,13 @@ def test_same_agent_filter_without_metadata_or_credential():
     session = make_session(metadata=None)
     del session["credential"]
     assert "metadata" not in session
-    cel = ts.same_agent_filter(session, "2025-09-04T10:15:00Z")
+    cel = extras.same_agent_filter(session, "2025-09-04T10:15:00Z")
     assert 'obj.credential.id == ""' in cel
     assert 'obj.metadata == ""' in cel
 
 
 def test_same_agent_filter_escapes_metadata():
-    cel = ts.same_agent_filter(make_session(metadata='x" || true || "'), "2025-09-04T10:15:00Z")
+    cel = extras.same_agent_filter(make_session(metadata='x" || true || "'), "2025-09-04T10:15:00Z")
     assert 'obj.metadata == "x\\" || true || \\""' in cel
 
 
@@ -133,7 +134,7 @@ def test_same_agent_filter_escapes_metadata():
     (None, None),
 ])
 def test_server_time(headers, expected):
-    assert ts._server_time(headers) == expected
+    assert extras.server_time(headers) == expected
 
 
 # -- reads -----------------------------------------------------------------------------------------------
@@ -178,7 +179,7 @@ def test_get_session_other_errors_raise(rsps, make_client, status):
 def test_list_sessions(rsps, make_client, cel_filter, max_items, expected_query):
     sessions = [make_session("ts_%d" % i) for i in range(10)]
     rsps.get(LIST_URL, json={"tunnel_sessions": sessions, "uri": LIST_URL, "next_page_uri": None})
-    found = ts.list_sessions(make_client(), cel_filter, max_items=max_items)
+    found = extras.list_sessions(make_client(), cel_filter, max_items=max_items)
     assert found == (sessions[:max_items] if max_items else sessions)
     assert parse_qs(urlsplit(rsps.calls[0].request.url).query) == expected_query
 
@@ -234,7 +235,7 @@ def err(status=None, code=None, msg="Something", outcome="failed", attempts=1, m
      "ngrok had a server error"),
 ])
 def test_explain_hints(action, error, starts, hint):
-    text = ts.explain(action, None if action == "list" else "ts_abc", error)
+    text = extras.explain(action, None if action == "list" else "ts_abc", error)
     assert text.startswith(starts)
     assert hint in text
     assert text.endswith(".")
@@ -244,7 +245,7 @@ def test_explain_hints(action, error, starts, hint):
 def test_explain_rate_limited():
     error = err(429, "ERR_NGROK_226", "Too many requests", attempts=7)
     error.rate_limit_waited = 118.04
-    text = ts.explain("stop", "ts_abc", error)
+    text = extras.explain("stop", "ts_abc", error)
     assert text == ("Could not stop tunnel session ts_abc: HTTP 429 ERR_NGROK_226: Too many requests (operation ID op_1). "
                     "ngrok's rate limit (by default 120 requests per rolling 60 seconds per account) was still exceeded "
                     "after waiting 118 seconds over 7 attempts. Lower forks or use serial, or raise rate_limit_timeout.")
@@ -252,7 +253,7 @@ def test_explain_rate_limited():
 
 def test_explain_rate_limited_by_code_only():
     error = err(400, "ERR_NGROK_226", "Too many requests", attempts=1)
-    assert "rate limit" in ts.explain("list", None, error)
+    assert "rate limit" in extras.explain("list", None, error)
 
 
 @pytest.mark.parametrize("action, done, check", [
@@ -271,27 +272,27 @@ def test_explain_rate_limited_by_code_only():
      "No answer from ngrok for POST /x: no response within 30 seconds (timeout)"),
 ])
 def test_explain_unknown_outcome(action, done, check, error, described):
-    text = ts.explain(action, "ts_abc", error)
+    text = extras.explain(action, "ts_abc", error)
     assert text == ("The %s request for tunnel session ts_abc may or may not have reached ngrok: %s. It was not sent "
                     "again, so the agent may or may not have %s; %s." % (action, described, done, check))
 
 
 @pytest.mark.parametrize("error", [err(400, "ERR_NGROK_999", "Weird"), err(409, None, "Conflict")])
 def test_explain_without_hint(error):
-    assert ts.explain("restart", "ts_abc", error) == (
+    assert extras.explain("restart", "ts_abc", error) == (
         "Could not restart tunnel session ts_abc: %s." % error.describe())
 
 
 def test_explain_transport_error():
     error = err(None, message="Could not connect to https://api.ngrok.com: [Errno 111] Connection refused")
-    assert ts.explain("get", "ts_abc", error) == (
+    assert extras.explain("get", "ts_abc", error) == (
         "Could not get tunnel session ts_abc: Could not connect to https://api.ngrok.com: [Errno 111] Connection "
         "refused.")
 
 
 def test_explain_unsupported_code_is_action_specific():
     # ERR_NGROK_804 (restart not supported) sent to a stop is not explained as "does not support a remote stop"
-    text = ts.explain("stop", "ts_abc", err(400, "ERR_NGROK_804", "restart not supported"))
+    text = extras.explain("stop", "ts_abc", err(400, "ERR_NGROK_804", "restart not supported"))
     assert "does not support" not in text
 
 

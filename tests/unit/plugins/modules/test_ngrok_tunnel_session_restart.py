@@ -13,7 +13,7 @@ import pytest
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions import same_agent_filter
+from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions_extras import same_agent_filter
 from ansible_collections.community.ngrok.plugins.modules import ngrok_tunnel_session_restart as restart_module
 from ansible_collections.community.ngrok.plugins.modules import ngrok_tunnel_session_stop as stop_module
 from ansible_collections.community.ngrok.plugins.modules import ngrok_tunnel_session_update as update_module
