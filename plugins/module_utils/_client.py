@@ -13,8 +13,8 @@ It owns every HTTP concern: base URL, headers, authentication, timeouts, JSON
 encoding and decoding, error decoding, retries and paging. Modules never talk
 HTTP themselves.
 
-It is built on the standard library (``http.client``, and ``ssl`` only for
-https): one module run sends one or two requests, and importing ``requests``
+It is built on the standard library (``http.client`` and ``ssl``, which
+``http.client`` imports anyway): one module run sends one or two requests, and importing ``requests``
 would cost more than the whole request (see docs/benchmark.md). Proxies come
 from ``https_proxy``/``all_proxy`` and ``no_proxy`` (http:// proxies, through a
 CONNECT tunnel); certificates from the system trust store, or ``SSL_CERT_FILE``
@@ -43,6 +43,7 @@ import json
 import os
 import random
 import socket
+import ssl
 import sys
 import time
 from urllib.parse import urlencode, urlsplit
@@ -292,10 +293,6 @@ class NgrokClient:
         all_headers = dict(self._headers)
         if headers:
             all_headers.update(headers)
-        tls_error: tuple = ()
-        if scheme == "https":
-            import ssl
-            tls_error = (ssl.SSLError,)
         self.requests_sent += 1
         try:
             conn = _connection(scheme, host, port, self.timeout, self.validate_certs, _proxy(scheme, host, port))
@@ -304,7 +301,7 @@ class NgrokClient:
         try:
             try:
                 conn.connect()
-            except tls_error as exc:
+            except ssl.SSLError as exc:
                 # The TLS handshake failed: nothing was sent, but retrying will not help.
                 raise NgrokError("TLS error talking to %s: %s. Check the server certificate (the system trust store, "
                                  "or SSL_CERT_FILE), or set validate_certs=false only for a trusted test endpoint"
@@ -431,7 +428,6 @@ def _connection(scheme: str, host: str, port: int, timeout: float, validate_cert
     """An unconnected http.client connection to ``host``: direct, or tunnelled through ``proxy``."""
     if scheme != "https":
         return http.client.HTTPConnection(host, port, timeout=timeout)
-    import ssl
     context = ssl.create_default_context()
     if not validate_certs:
         context.check_hostname = False
