@@ -13,9 +13,12 @@ It owns every HTTP concern: base URL, headers, authentication, timeouts, JSON
 encoding and decoding, error decoding, retries and paging. Modules never talk
 HTTP themselves.
 
-It is built on the standard library (``http.client`` and ``ssl``, which
-``http.client`` imports anyway): one module run sends one or two requests, and importing ``requests``
-would cost more than the whole request (see docs/benchmark.md). Proxies come
+It speaks HTTP/1.1 itself, over ``socket`` (and ``ssl`` for https, imported
+only then): one module run sends one or two ``Connection: close`` requests, and
+importing ``requests`` (~60 ms) or even ``http.client`` (~12 ms with ``ssl``
+and ``email``) would cost more than the whole request (see docs/benchmark.md).
+Answers are read strictly: status line, headers, then a body framed by
+``Content-Length``, ``chunked`` or the end of the connection. Proxies come
 from ``https_proxy``/``all_proxy`` and ``no_proxy`` (http:// proxies, through a
 CONNECT tunnel); certificates from the system trust store, or ``SSL_CERT_FILE``
 and ``SSL_CERT_DIR``.
@@ -38,14 +41,13 @@ Retry rules (documented for operators in the modules' docs):
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import random
 import socket
-import ssl
 import sys
 import time
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 COLLECTION_NAME = "community.ngrok"
@@ -56,6 +58,10 @@ NGROK_API_VERSION = "2"
 #: Largest response body read, in bytes. A tunnel session list page of 100
 #: sessions is about 50 KB; anything near this is not an ngrok answer.
 MAX_BODY_BYTES = 4 * 1024 * 1024
+
+#: Longest status or header line, and most header lines, accepted in an answer.
+MAX_LINE_BYTES = 65536
+MAX_HEADERS = 100
 
 #: Backoff: the n-th retry waits a random time in [0, min(CAP, BASE * 2**n)]
 #: ("full jitter"), so that parallel forks spread out instead of retrying in
@@ -159,6 +165,14 @@ class _NotSent(Exception):
 
 class _MaybeSent(Exception):
     """The request may have reached ngrok; the answer was lost."""
+
+
+class _InvalidRequest(ValueError):
+    """The URL cannot be put on the wire (whitespace, control or non-ASCII characters); nothing was sent."""
+
+
+class _ProtocolError(Exception):
+    """The answer is not well-formed HTTP/1.x, or it stopped before its end."""
 
 
 class NgrokClient:
@@ -296,19 +310,19 @@ class NgrokClient:
         self.requests_sent += 1
         try:
             conn = _connection(scheme, host, port, self.timeout, self.validate_certs, _proxy(scheme, host, port))
-        except http.client.InvalidURL as exc:
+        except _InvalidRequest as exc:
             raise NgrokError("Invalid request URL for %s: %s" % (self.api_url, exc), method=method) from exc
         try:
             try:
                 conn.connect()
-            except ssl.SSLError as exc:
-                # The TLS handshake failed: nothing was sent, but retrying will not help.
-                raise NgrokError("TLS error talking to %s: %s. Check the server certificate (the system trust store, "
-                                 "or SSL_CERT_FILE), or set validate_certs=false only for a trusted test endpoint"
-                                 % (self.api_url, _reason(exc)), method=method) from exc
             except socket.timeout as exc:
                 raise _NotSent("no connection within %s seconds (timeout)" % _fmt_seconds(self.timeout)) from exc
             except OSError as exc:
+                if _is_tls_error(exc):
+                    # The TLS handshake failed: nothing was sent, but retrying will not help.
+                    raise NgrokError("TLS error talking to %s: %s. Check the server certificate (the system trust "
+                                     "store, or SSL_CERT_FILE), or set validate_certs=false only for a trusted test "
+                                     "endpoint" % (self.api_url, _reason(exc)), method=method) from exc
                 if str(exc).startswith("Tunnel connection failed"):
                     # The proxy answered, and refused: a retry gets the same answer.
                     raise NgrokError("The proxy refused to connect to %s: %s" % (self.api_url, _reason(exc)),
@@ -318,12 +332,12 @@ class NgrokClient:
             try:
                 conn.request(method, target, body=data, headers=all_headers)
                 response = conn.getresponse()
-            except http.client.InvalidURL as exc:
+            except _InvalidRequest as exc:
                 # Raised while the request line is built, before a byte is sent.
                 raise NgrokError("Invalid request URL for %s: %s" % (self.api_url, exc), method=method) from exc
             except socket.timeout as exc:
                 raise _MaybeSent("no response within %s seconds (timeout)" % _fmt_seconds(self.timeout)) from exc
-            except (http.client.HTTPException, OSError) as exc:
+            except (_ProtocolError, OSError) as exc:
                 raise _MaybeSent("the connection was dropped (%s)" % _reason(exc)) from exc
             reply = _Reply(response.status, response.reason, response.headers)
             try:
@@ -367,7 +381,7 @@ class NgrokClient:
                     raise _MaybeSent("the response body is larger than %d bytes" % MAX_BODY_BYTES)
                 chunks.append(chunk)
                 now = self._clock()
-        except (http.client.HTTPException, OSError) as exc:
+        except (_ProtocolError, OSError) as exc:
             if isinstance(exc, socket.timeout) or self._clock() >= deadline:
                 raise _MaybeSent("the response body did not arrive within %s seconds" % _fmt_seconds(self.timeout)) from exc
             raise _MaybeSent("the response body broke off (%s)" % _reason(exc)) from exc
@@ -425,18 +439,184 @@ def _proxy(scheme: str, host: str, port: int):
 
 
 def _connection(scheme: str, host: str, port: int, timeout: float, validate_certs: bool, proxy):
-    """An unconnected http.client connection to ``host``: direct, or tunnelled through ``proxy``."""
-    if scheme != "https":
-        return http.client.HTTPConnection(host, port, timeout=timeout)
-    context = ssl.create_default_context()
-    if not validate_certs:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    if proxy is None:
-        return http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
-    conn = http.client.HTTPSConnection(proxy.host, proxy.port, timeout=timeout, context=context)
-    conn.set_tunnel(host, port, headers=proxy.headers)
-    return conn
+    """An unconnected connection to ``host``: direct, or tunnelled through ``proxy`` (the tests fake this)."""
+    return _Connection(scheme, host, port, timeout, validate_certs, proxy)
+
+
+class _Connection:
+    """One HTTP/1.1 exchange on one socket (``Connection: close``), over TLS for https.
+
+    The same small interface as ``http.client``'s connections: ``connect()``
+    (TCP, the proxy's CONNECT tunnel, the TLS handshake), ``request()``,
+    ``getresponse()``, ``sock`` and ``close()``.
+    """
+
+    def __init__(self, scheme: str, host: str, port: int, timeout: float, validate_certs: bool, proxy) -> None:
+        if not host.isascii():
+            try:
+                host = host.encode("idna").decode("ascii")
+            except UnicodeError as exc:
+                raise _InvalidRequest("the host name cannot be encoded (%s)" % exc) from exc
+        _check_wire_text(host, "the host name")
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.validate_certs = validate_certs
+        self.proxy = proxy
+        self.sock: Any = None  # a socket.socket, or an ssl.SSLSocket once connected over https
+        self._file: Any = None
+        self._method = ""
+
+    def connect(self) -> None:
+        address = (self.proxy.host, self.proxy.port) if self.proxy is not None else (self.host, self.port)
+        # An ASCII name as bytes: the socket module then skips the idna codec.
+        self.sock = socket.create_connection((_ascii_or_text(address[0]), address[1]), self.timeout)
+        if self.proxy is not None:
+            from ansible_collections.community.ngrok.plugins.module_utils._client_extras import open_tunnel
+            open_tunnel(self.sock, self.host, self.port, self.proxy)
+        if self.scheme == "https":
+            import ssl  # pylint: disable=import-outside-toplevel  # only https pays for it (~6 ms)
+
+            context = ssl.create_default_context()
+            if not self.validate_certs:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            self.sock = context.wrap_socket(self.sock, server_hostname=self.host)
+
+    def request(self, method: str, target: str, body: bytes | None = None, headers: dict | None = None) -> None:
+        _check_wire_text(target, "the URL")
+        default_port = 443 if self.scheme == "https" else 80
+        head = ["%s %s HTTP/1.1" % (method, target), "Host: %s" % _authority(self.host, self.port, default_port),
+                "Accept-Encoding: identity", "Connection: close"]
+        head.extend(_header_line(name, value) for name, value in (headers or {}).items())
+        if body is not None or method in ("POST", "PUT", "PATCH"):
+            head.append("Content-Length: %d" % len(body or b""))
+        self.sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (body or b""))
+        self._method = method
+
+    def getresponse(self):
+        self._file = self.sock.makefile("rb")
+        status, reason, headers = _read_head(self._file)
+        while 100 <= status < 200:  # interim answers (100 Continue) come before the real one
+            status, reason, headers = _read_head(self._file)
+        return _Response(self._file, status, reason, headers, self._method == "HEAD")
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        if self.sock is not None:
+            self.sock.close()
+
+
+class _Headers:
+    """Response headers; ``get`` ignores case and returns the first value of a repeated header."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, str] = {}
+
+    def get(self, name: str, default=None):
+        return self._values.get(name.lower(), default)
+
+
+class _Response:
+    """Status, reason, headers, and ``read1`` over the body (``b""`` at its end)."""
+
+    def __init__(self, reader, status: int, reason: str, headers: _Headers, head_only: bool) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self._reader = reader
+        self._chunked = False
+        self._left = None  # bytes left: of the body (Content-Length) or of this chunk; None: until the end
+        if head_only or status in (204, 304):
+            self._left = 0
+        elif "chunked" in (headers.get("Transfer-Encoding") or "").lower():
+            self._chunked = True
+        else:
+            length = (headers.get("Content-Length") or "").strip()
+            if length.isascii() and length.isdigit():
+                self._left = int(length)
+        self._done = self._left == 0 and not self._chunked
+
+    def read1(self, size: int = 65536) -> bytes:
+        if self._done:
+            return b""
+        if self._chunked and not self._left:
+            self._next_chunk()
+            if self._done:
+                return b""
+        data = self._reader.read1(size if self._left is None else min(size, self._left))
+        if self._left is None:
+            self._done = not data
+            return data
+        if not data:
+            raise _ProtocolError("the body stopped %d bytes before its end" % self._left)
+        self._left -= len(data)
+        self._done = self._left == 0 and not self._chunked
+        return data
+
+    def _next_chunk(self) -> None:
+        if self._left == 0:  # the CRLF after the previous chunk's data
+            if self._reader.readline(MAX_LINE_BYTES + 1) not in (b"\r\n", b"\n"):
+                raise _ProtocolError("a chunk is not followed by CRLF")
+        line = self._reader.readline(MAX_LINE_BYTES + 1)
+        size = line.split(b";", 1)[0].strip()
+        if not size or size.strip(b"0123456789abcdefABCDEF"):
+            raise _ProtocolError("bad chunk size line %r" % line[:40] if line else "the chunked body stopped")
+        self._left = int(size, 16)
+        if self._left == 0:
+            while self._reader.readline(MAX_LINE_BYTES + 1) not in (b"\r\n", b"\n", b""):
+                pass  # trailer fields
+            self._done = True
+
+
+def _read_head(reader):
+    """(status, reason, headers) of one answer, from its status line to the empty line."""
+    line = reader.readline(MAX_LINE_BYTES + 1)
+    if not line:
+        raise _ProtocolError("the server closed the connection without an answer")
+    parts = line.decode("latin-1").split(None, 2)
+    if len(line) > MAX_LINE_BYTES or len(parts) < 2 or not parts[0].startswith("HTTP/1.") \
+            or not (len(parts[1]) == 3 and parts[1].isascii() and parts[1].isdigit()):
+        raise _ProtocolError("not an HTTP/1.x status line: %r" % line[:40])
+    headers = _Headers()
+    for dummy in range(MAX_HEADERS + 1):
+        line = reader.readline(MAX_LINE_BYTES + 1)
+        if line in (b"\r\n", b"\n", b""):
+            return int(parts[1]), parts[2].strip() if len(parts) > 2 else "", headers
+        name, colon, value = line.decode("latin-1").partition(":")
+        if len(line) > MAX_LINE_BYTES or not colon or not name or name != name.strip():
+            raise _ProtocolError("bad header line %r" % line[:40])
+        headers._values.setdefault(name.lower(), value.strip())  # pylint: disable=protected-access
+    raise _ProtocolError("more than %d header lines" % MAX_HEADERS)
+
+
+def _check_wire_text(text: str, what: str) -> None:
+    if not text.isascii() or any(char <= " " or char == "\x7f" for char in text):
+        raise _InvalidRequest("%s contains whitespace, control or non-ASCII characters" % what)
+
+
+def _header_line(name: str, value: str) -> str:
+    if any(char < " " and char != "\t" or char == "\x7f" for char in value):
+        # Never the value: it may be the API key.
+        raise ValueError("the %s header contains a line break or control character" % name)
+    return "%s: %s" % (name, value)
+
+
+def _authority(host: str, port: int, default_port: int | None) -> str:
+    name = "[%s]" % host if ":" in host else host
+    return name if port == default_port else "%s:%d" % (name, port)
+
+
+def _ascii_or_text(host: str):
+    return host.encode("ascii") if host.isascii() else host
+
+
+def _is_tls_error(exc: OSError) -> bool:
+    """Whether ``exc`` comes from TLS (ssl is only loaded once an https connection was made)."""
+    ssl = sys.modules.get("ssl")
+    return ssl is not None and isinstance(exc, ssl.SSLError)
 
 
 def default_user_agent() -> str:
@@ -449,7 +629,7 @@ def default_user_agent() -> str:
 
 
 def _reason(exc) -> str:
-    """A one-line reason from a socket, TLS or http.client exception."""
+    """A one-line reason from a socket, TLS or protocol exception."""
     if isinstance(exc, socket.timeout):
         return "timed out"
     return " ".join(str(exc).split()) or type(exc).__name__

@@ -7,10 +7,11 @@
 
 INTERNAL: private to the collection; may change without notice.
 
-Decoding ngrok's error answers, Retry-After, paging and proxies. They live
-apart from ``_client`` only for speed: AnsiballZ ships module_utils as source
-and Python compiles every imported one on each module run, so ``_client``
-imports this module inside the functions that need it (see docs/benchmark.md).
+Decoding ngrok's error answers, Retry-After, paging, proxies and their CONNECT
+tunnel. They live apart from ``_client`` only for speed: AnsiballZ ships
+module_utils as source and Python compiles every imported one on each module
+run, so ``_client`` imports this module inside the functions that need it (see
+docs/benchmark.md).
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ import math
 import os
 from urllib.parse import unquote, urlencode, urlsplit
 
-from ansible_collections.community.ngrok.plugins.module_utils._client import NgrokError
+from ansible_collections.community.ngrok.plugins.module_utils._client import (
+    NgrokError,
+    _authority,
+    _header_line,
+    _ProtocolError,
+    _read_head,
+)
 
 
 def decode_error(response, raw, method, display, attempt, body_problem=None) -> NgrokError:
@@ -146,6 +153,26 @@ def proxy_for(scheme: str, host: str, port: int, environ=None) -> Proxy | None:
         credentials = "%s:%s" % (unquote(parts.username), unquote(parts.password or ""))
         headers["Proxy-Authorization"] = "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
     return Proxy(parts.hostname, proxy_port, headers)
+
+
+def open_tunnel(sock, host: str, port: int, proxy: Proxy) -> None:
+    """Have the proxy at the other end of ``sock`` open a CONNECT tunnel to host:port.
+
+    A refusal raises ``OSError("Tunnel connection failed: <status> <reason>")``.
+    """
+    authority = _authority(host, port, None)
+    head = ["CONNECT %s HTTP/1.1" % authority, "Host: %s" % authority]
+    head.extend(_header_line(name, value) for name, value in proxy.headers.items())
+    sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+    reader = sock.makefile("rb")
+    try:
+        status, reason, dummy = _read_head(reader)
+    except _ProtocolError as exc:
+        raise OSError("Tunnel connection failed: the proxy's answer is not HTTP (%s)" % exc) from exc
+    finally:
+        reader.close()
+    if status != 200:
+        raise OSError("Tunnel connection failed: %d %s" % (status, reason))
 
 
 def env_value(environ, name: str) -> str:

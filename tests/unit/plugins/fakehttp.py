@@ -6,7 +6,7 @@
 """The network below NgrokClient, faked: no test ever opens a socket.
 
 ``FakeHTTP`` replaces ``_client._connection`` (the one place where the client
-makes an ``http.client`` connection). Answers are registered per method and
+opens a connection). Answers are registered per method and
 URL, much like the ``responses`` library does for ``requests``::
 
     fake.get(URL, json={...})                       # 200 with a JSON body
@@ -40,6 +40,8 @@ import socket
 import ssl
 from urllib.parse import parse_qsl, urlsplit
 
+from ansible_collections.community.ngrok.plugins.module_utils import _client
+
 
 class NoFakeAnswer(Exception):
     """The client sent a request that no test registered."""
@@ -52,7 +54,7 @@ class ConnectFault:
         self.error = error
 
 
-# -- faults, raised the way socket, ssl and http.client raise them --------------------------------
+# -- faults, raised the way socket, ssl and the client's transport raise them ----------------------
 
 def refused():
     return ConnectFault(ConnectionRefusedError(111, "Connection refused"))
@@ -80,7 +82,7 @@ def read_timeout():
 
 
 def dropped_after_send():
-    return http.client.RemoteDisconnected("Remote end closed connection without response")
+    return _client._ProtocolError("the server closed the connection without an answer")
 
 
 def reset_after_send():
@@ -268,8 +270,9 @@ class FakeResponse:
     def __init__(self, status, headers, body) -> None:
         self.status = status
         self.reason = http.client.responses.get(status, "")
-        raw = "".join("%s: %s\r\n" % item for item in headers.items()) + "\r\n"
-        self.headers = http.client.parse_headers(io.BytesIO(raw.encode("latin-1")))
+        self.headers = _client._Headers()
+        for name, value in headers.items():
+            self.headers._values.setdefault(name.lower(), value)
         if body is None:
             body = b""
         if isinstance(body, str):

@@ -11,7 +11,6 @@ import os
 import re
 import socket
 import ssl
-import http.client
 import sys
 
 from urllib.parse import parse_qs, urlsplit
@@ -21,9 +20,11 @@ import pytest
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_VERSION
 
 from ansible_collections.community.ngrok.plugins.module_utils import _client, _client_extras
-from ansible_collections.community.ngrok.plugins.module_utils._client import (
+from ansible_collections.community.ngrok.plugins.module_utils._client import (  # pylint: disable=unused-import
     MAX_BODY_BYTES,
     NgrokError,
+    _InvalidRequest,
+    _ProtocolError,
 )
 from ansible_collections.community.ngrok.tests.unit.plugins.fakehttp import (
     connect_timeout,
@@ -337,7 +338,7 @@ def test_not_acted_upon_is_retried_for_every_method(rsps, make_client, method, f
     pytest.param(dict(body=dropped_after_send()), id="dropped-after-send"),
     pytest.param(dict(body=reset_after_send()), id="reset-after-send"),
     pytest.param(dict(body=OSError("something else")), id="unclassified-os-error"),
-    pytest.param(dict(body=http.client.BadStatusLine("HTTP/9 x")), id="bad-status-line"),
+    pytest.param(dict(body=_ProtocolError("not an HTTP/1.x status line: b'HTTP/9 x'")), id="bad-status-line"),
     pytest.param(dict(body=BrokenPipeError(32, "Broken pipe")), id="broken-pipe-while-sending"),
 ])
 def test_get_is_retried_when_the_outcome_is_unknown(rsps, make_client, first):
@@ -468,7 +469,7 @@ def test_retries_exhausted(rsps, make_client, retries, method, fault, status, ou
 
 
 @pytest.mark.parametrize("exc, expected", [
-    (dropped_after_send(), "the connection was dropped (Remote end closed connection without response)"),
+    (dropped_after_send(), "the connection was dropped (the server closed the connection without an answer)"),
     (reset_after_send(), "the connection was dropped ([Errno 104] Connection reset by peer)"),
 ])
 def test_dropped_connection_message_has_no_object_reprs(rsps, make_client, exc, expected):
@@ -484,7 +485,7 @@ def test_dropped_connection_message_names_the_cause(rsps, make_client):
         make_client().post("/tunnel_sessions/ts_abc/restart")
     assert info.value.message.startswith("No answer from ngrok for POST /tunnel_sessions/ts_abc/restart: the "
                                          "connection was dropped (")
-    assert "Remote end closed connection without response" in info.value.message
+    assert "the server closed the connection without an answer" in info.value.message
 
 
 def test_refused_message_after_retries(rsps, make_client):
@@ -769,7 +770,7 @@ def test_body_breaking_off_after_post_502_stays_unknown(rsps, make_client):
 
 
 def test_invalid_url_is_not_retried(rsps, make_client):
-    rsps.get(LIST_URL, body=http.client.InvalidURL("URL can't contain control characters"))
+    rsps.get(LIST_URL, body=_InvalidRequest("URL can't contain control characters"))
     client = make_client(retries=3)
     with pytest.raises(NgrokError) as info:
         client.get("/tunnel_sessions")
@@ -941,7 +942,7 @@ def test_paginate_errors_propagate(rsps, make_client):
     (ConnectionRefusedError(111, "Connection refused"), "[Errno 111] Connection refused"),
     (socket.gaierror(-2, "Name or service not known"), "[Errno -2] Name or service not known"),
     (socket.timeout("_ssl.c:975: The handshake operation timed out"), "timed out"),
-    (http.client.RemoteDisconnected("Remote end closed\nconnection"), "Remote end closed connection"),
+    (ConnectionResetError("Remote end closed\nconnection"), "Remote end closed connection"),
     (OSError(), "OSError"),
 ])
 def test_reason(exc, expected):

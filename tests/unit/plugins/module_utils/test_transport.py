@@ -3,26 +3,30 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The client's real transport (http.client, ssl, a CONNECT proxy) against servers on 127.0.0.1.
+"""The client's real transport (its HTTP/1.1 over socket, ssl, a CONNECT proxy) against servers on 127.0.0.1.
 
 Every other unit test fakes the connection (fakehttp.py); these open real
-sockets, on loopback only, to servers started in threads: plain HTTP, HTTPS
-with a self-signed certificate made by ``openssl`` (skipped without it), and a
-minimal CONNECT proxy.
+sockets, on loopback only, to servers started in threads: Python's own
+http.server, a raw server that answers with canned bytes (to check the wire
+format and the parsing of odd or broken answers), HTTPS with a self-signed
+certificate made by ``openssl`` (skipped without it), and a minimal CONNECT
+proxy.
 """
 
 from __future__ import annotations
 
 import http.server
 import json
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 
 import pytest
 
-from ansible_collections.community.ngrok.plugins.module_utils import _client
+from ansible_collections.community.ngrok.plugins.module_utils import _client, _client_extras
 from ansible_collections.community.ngrok.plugins.module_utils._client import NgrokClient, NgrokError
 
 #: conftest.py lets this module open real connections (to the servers below, on 127.0.0.1).
@@ -169,6 +173,185 @@ def test_a_get_whose_answer_is_lost_is_retried(server):
     assert len(server.seen) == 3
 
 
+# -- the wire format, and odd or broken answers (a raw server) ------------------------------------------
+
+class _RawServer:
+    """Answers each connection with canned bytes (in order; the last repeats), then closes it.
+
+    Connections are served one after the other, so once a request has been
+    answered, every connection opened before it has been handled too.
+    """
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.received = []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, dummy = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                if not data:
+                    continue  # connected, sent nothing
+                head, dummy, body = data.partition(b"\r\n\r\n")
+                length = [int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:")]
+                while length and len(body) < length[0]:
+                    body += conn.recv(65536)
+                self.received.append(data[:len(head) + 4] + body)
+                conn.sendall(self.answers.pop(0) if len(self.answers) > 1 else self.answers[0])
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture
+def raw_server():
+    servers = []
+
+    def start(*answers):
+        servers.append(_RawServer(*answers))
+        return servers[-1]
+
+    yield start
+    for srv in servers:
+        srv.close()
+
+
+def test_the_request_on_the_wire(raw_server):
+    srv = raw_server(b"HTTP/1.1 204 No Content\r\n\r\n")
+    assert _client_for(srv.url).post("/tunnel_sessions/ts_1/restart").status_code == 204
+    head, body = srv.received[0].split(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0] == "POST /tunnel_sessions/ts_1/restart HTTP/1.1"
+    assert sorted(lines[1:]) == sorted([
+        "Host: 127.0.0.1:%d" % srv.port, "Accept-Encoding: identity", "Connection: close",
+        "Authorization: Bearer " + KEY, "Ngrok-Version: 2", "Accept: application/json",
+        "User-Agent: " + _client.default_user_agent(), "Content-Type: application/json", "Content-Length: 2"])
+    assert body == b"{}"
+
+
+@pytest.mark.parametrize("answer", [
+    pytest.param(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{"id": "ts_1"}', id="body-until-close"),
+    pytest.param(b'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\n{"id": "ts_1"}',
+                 id="interim-100-first"),
+    pytest.param(b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\n{"id"\r\n9\r\n: "ts_1"}\r\n'
+                 b'0\r\nX-Trailer: yes\r\n\r\n', id="chunked-with-extension-and-trailer"),
+    pytest.param(b'HTTP/1.0 200 OK\ncontent-length: 14\n\n{"id": "ts_1"}trailing junk', id="http-1.0-bare-lf"),
+])
+def test_well_formed_answers_are_read(raw_server, answer):
+    srv = raw_server(answer)
+    assert _client_for(srv.url).get("/tunnel_sessions/ts_1").data == {"id": "ts_1"}
+
+
+@pytest.mark.parametrize("answer, reason", [
+    pytest.param(b"", "the connection was dropped (the server closed the connection without an answer)",
+                 id="closed-without-answer"),
+    pytest.param(b"SSH-2.0-OpenSSH_9.6\r\n", "the connection was dropped (not an HTTP/1.x status line: ",
+                 id="not-http"),
+    pytest.param(b"HTTP/1.1 2000 OK\r\n\r\n", "not an HTTP/1.x status line", id="bad-status-code"),
+    pytest.param(b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "bad header line", id="header-without-colon"),
+    pytest.param(b"HTTP/1.1 200 OK\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n", "more than 100 header lines",
+                 id="too-many-headers"),
+    pytest.param(b'HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{"id"',
+                 "the response body broke off (the body stopped 35 bytes before its end)", id="short-body"),
+    pytest.param(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "bad chunk size line",
+                 id="bad-chunk-size"),
+    pytest.param(b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n{"id"', "the body stopped",
+                 id="chunk-cut-short"),
+    pytest.param(b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"id"xx\r\n', "not followed by CRLF",
+                 id="chunk-without-crlf"),
+])
+def test_broken_answers_are_lost_answers(raw_server, answer, reason):
+    srv = raw_server(answer)
+    with pytest.raises(NgrokError) as info:
+        _client_for(srv.url, retries=1).get("/tunnel_sessions/ts_1")
+    assert info.value.message.startswith("No answer from ngrok for GET /tunnel_sessions/ts_1: ")
+    assert reason in info.value.message
+    assert info.value.outcome == "failed"
+    assert len(srv.received) == 2  # a GET is retried
+
+
+def test_a_post_whose_answer_is_garbled_is_sent_once(raw_server):
+    srv = raw_server(b"garbage\r\n\r\n")
+    with pytest.raises(NgrokError) as info:
+        _client_for(srv.url, retries=3).post("/tunnel_sessions/ts_1/restart")
+    assert info.value.outcome == "unknown"
+    assert len(srv.received) == 1
+
+
+def test_headers_are_read_case_insensitively(raw_server):
+    body = b'{"status_code": 404, "msg": "gone"}'
+    srv = raw_server(b"HTTP/1.1 404 Not Found\r\nNGROK-OPERATION-ID: op_9\r\nngrok-operation-id: op_other\r\n"
+                     b"content-type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    with pytest.raises(NgrokError) as info:
+        _client_for(srv.url).get("/tunnel_sessions/ts_1")
+    assert (info.value.status_code, info.value.api_msg, info.value.operation_id) == (404, "gone", "op_9")
+
+
+@pytest.mark.parametrize("path", ["/tunnel_sessions/ts 1", "/tunnel_sessions/t\u00e4", "/tunnel_sessions/ts\x00"])
+def test_a_url_that_cannot_go_on_the_wire_fails_before_sending(raw_server, path):
+    srv = raw_server(b"HTTP/1.1 204 No Content\r\n\r\n")
+    with pytest.raises(NgrokError) as info:
+        _client_for(srv.url, retries=3).post(path)
+    assert info.value.message == ("Invalid request URL for %s: the URL contains whitespace, control or non-ASCII "
+                                  "characters" % srv.url)
+    assert _sent_before_a_probe(srv) == []
+
+
+def _sent_before_a_probe(srv):
+    """The request lines that reached ``srv`` before a last, good request."""
+    _client_for(srv.url).post("/probe")
+    lines = [request.split(b"\r\n", 1)[0] for request in srv.received]
+    assert lines[-1] == b"POST /probe HTTP/1.1"
+    return lines[:-1]
+
+
+def test_a_header_with_a_line_break_is_refused_without_showing_its_value(raw_server):
+    srv = raw_server(b"HTTP/1.1 204 No Content\r\n\r\n")
+    client = NgrokClient(api_key="secret-key\r\nX-Injected: 1", api_url=srv.url, retries=0)
+    with pytest.raises(ValueError) as info:
+        client.post("/tunnel_sessions/ts_1/restart")
+    assert str(info.value) == "the Authorization header contains a line break or control character"
+    assert _sent_before_a_probe(srv) == []
+
+
+def test_host_names_and_authorities():
+    assert _client._authority("api.ngrok.com", 443, 443) == "api.ngrok.com"
+    assert _client._authority("127.0.0.1", 8080, 80) == "127.0.0.1:8080"
+    assert _client._authority("::1", 8443, 443) == "[::1]:8443"
+    assert _client._Connection("https", "b\u00fccher.example", 443, 5, True, None).host == "xn--bcher-kva.example"
+    with pytest.raises(_client._InvalidRequest):
+        _client._Connection("http", "bad host", 80, 5, True, None)
+
+
+def test_plain_http_does_not_import_ssl(raw_server):
+    # ssl costs ~6 ms to import; only https needs it
+    srv = raw_server(b"HTTP/1.1 204 No Content\r\n\r\n")
+    code = ("import sys\n"
+            "from ansible_collections.community.ngrok.plugins.module_utils._client import NgrokClient\n"
+            "assert NgrokClient(api_key='k', api_url=%r, retries=0).post('/x').status_code == 204\n"
+            "print('ssl' in sys.modules)\n" % srv.url)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"
+    assert len(srv.received) == 1
+
+
 # -- TLS and the CONNECT proxy ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -281,8 +464,8 @@ def test_https_goes_through_the_proxy_with_its_credentials(tls_server, monkeypat
         assert client.get("/tunnel_sessions/ts_1").data["id"] == "ts_1"
     finally:
         proxy.close()
-    # http.client sends CONNECT as HTTP/1.0 up to Python 3.11, as HTTP/1.1 from 3.12 on
-    assert [c["request"].rsplit(".", 1)[0] for c in proxy.connects] == ["CONNECT 127.0.0.1:%d HTTP/1" % tls_server.port]
+    assert [c["request"] for c in proxy.connects] == ["CONNECT 127.0.0.1:%d HTTP/1.1" % tls_server.port]
+    assert proxy.connects[0]["headers"]["Host"] == "127.0.0.1:%d" % tls_server.port
     assert proxy.connects[0]["headers"]["Proxy-Authorization"] == "Basic dXNlcjpwQHNz"
     assert "Authorization" not in proxy.connects[0]["headers"]  # the API key only travels inside the tunnel
     assert tls_server.seen[0]["headers"]["Authorization"] == "Bearer " + KEY
@@ -313,6 +496,15 @@ def test_a_proxy_refusal_fails_at_once(tls_server, monkeypatch):
                                   "407 Proxy Authentication Required" % tls_server.port)
     assert len(proxy.connects) == 1
     assert tls_server.seen == []
+
+
+def test_a_proxy_that_does_not_speak_http_is_a_refusal():
+    ours, proxy_end = socket.socketpair()
+    with ours, proxy_end:
+        proxy_end.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+        with pytest.raises(OSError, match="^Tunnel connection failed: the proxy's answer is not HTTP "):
+            _client_extras.open_tunnel(ours, "api.ngrok.com", 443, _client_extras.Proxy("proxy", 3128, {}))
+        assert proxy_end.recv(4096) == b"CONNECT api.ngrok.com:443 HTTP/1.1\r\nHost: api.ngrok.com:443\r\n\r\n"
 
 
 def test_the_connection_factory_is_the_real_one():
