@@ -175,7 +175,41 @@ def test_a_get_whose_answer_is_lost_is_retried(server):
 
 # -- the wire format, and odd or broken answers (a raw server) ------------------------------------------
 
-class _RawServer:
+class _LoopbackServer:
+    """A TCP server on 127.0.0.1; ``serve(conn)`` handles each connection, in the accepting thread."""
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, dummy = self.sock.accept()
+            except OSError:
+                return
+            self.serve(conn)
+
+    def serve(self, conn):
+        raise NotImplementedError
+
+    def close(self):
+        self.sock.close()
+
+
+def _recv_head(conn) -> bytes:
+    """What ``conn`` sends up to the empty line after the headers (and whatever came with it); b"" if it closes."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return b""
+        data += chunk
+    return data
+
+
+class _RawServer(_LoopbackServer):
     """Answers each connection with canned bytes (in order; the last repeats), then closes it.
 
     Connections are served one after the other, so once a request has been
@@ -185,36 +219,21 @@ class _RawServer:
     def __init__(self, *answers):
         self.answers = list(answers)
         self.received = []
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
+        super().__init__()
         self.url = "http://127.0.0.1:%d" % self.port
-        threading.Thread(target=self._accept, daemon=True).start()
 
-    def _accept(self):
-        while True:
-            try:
-                conn, dummy = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                if not data:
-                    continue  # connected, sent nothing
-                head, dummy, body = data.partition(b"\r\n\r\n")
-                length = [int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                          if line.lower().startswith(b"content-length:")]
-                while length and len(body) < length[0]:
-                    body += conn.recv(65536)
-                self.received.append(data[:len(head) + 4] + body)
-                conn.sendall(self.answers.pop(0) if len(self.answers) > 1 else self.answers[0])
-
-    def close(self):
-        self.sock.close()
+    def serve(self, conn):
+        with conn:
+            data = _recv_head(conn)
+            if not data:
+                return  # connected, sent nothing
+            head, dummy, body = data.partition(b"\r\n\r\n")
+            length = [int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:")]
+            while length and len(body) < length[0]:
+                body += conn.recv(65536)
+            self.received.append(head + b"\r\n\r\n" + body)
+            conn.sendall(self.answers.pop(0) if len(self.answers) > 1 else self.answers[0])
 
 
 @pytest.fixture
@@ -400,32 +419,22 @@ def test_ssl_cert_file_trusts_another_ca(tls_server, certificate, monkeypatch):
     assert _client_for("https://127.0.0.1:%d" % tls_server.port).post("/restart").status_code == 204
 
 
-class _ConnectProxy:
+class _ConnectProxy(_LoopbackServer):
     """Answers one CONNECT per connection with 200 (or ``refuse``), then pipes bytes both ways."""
 
     def __init__(self, refuse=None):
         self.refuse = refuse
         self.connects = []
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self):
-        while True:
-            try:
-                conn, dummy = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+    def serve(self, conn):
+        threading.Thread(target=self._tunnel, args=(conn,), daemon=True).start()
 
-    def _serve(self, conn):
+    def _tunnel(self, conn):
         with conn:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                head += chunk
+            head = _recv_head(conn)
+            if not head:
+                return
             lines = head.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
             headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
             self.connects.append({"request": lines[0], "headers": headers})
@@ -439,9 +448,6 @@ class _ConnectProxy:
                 pump.start()
                 _pipe(conn, upstream)
                 pump.join(10)
-
-    def close(self):
-        self.sock.close()
 
 
 def _pipe(source, target):
