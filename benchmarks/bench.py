@@ -245,8 +245,9 @@ def run_bench(opts, log):
 IMPORT_CASES = (
     ("python -c pass", "pass"),
     ("ansible.module_utils.basic", "import ansible.module_utils.basic"),
-    ("basic + http.client, json (what the module imports)", "import ansible.module_utils.basic, http.client, json"),
-    ("basic + http.client, ssl, json", "import ansible.module_utils.basic, http.client, ssl, json"),
+    ("basic + json, socket (what the client imports for http://)", "import ansible.module_utils.basic, json, socket"),
+    ("basic + json, socket, ssl (for https://)", "import ansible.module_utils.basic, json, socket, ssl"),
+    ("basic + http.client (not used: it pulls in email and ssl)", "import ansible.module_utils.basic, http.client"),
     ("basic + ansible.module_utils.urls (uri)", "import ansible.module_utils.basic, ansible.module_utils.urls"),
     ("basic + community.ngrok module_utils", "import ansible.module_utils.basic, "
      "ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions"),
@@ -289,6 +290,59 @@ def run_imports(opts, coll_path, log):
     return rows
 
 
+def run_breakdown(opts, log):
+    """Instrumented runs (breakdown_sitecustomize.py): where each scenario's time goes, medians of N rounds."""
+    workdir = tempfile.mkdtemp(prefix="ngrok-breakdown-")
+    bench = Bench(opts, workdir)
+    site = os.path.join(workdir, "site")
+    os.makedirs(site)
+    shutil.copy(os.path.join(HERE, "breakdown_sitecustomize.py"), os.path.join(site, "sitecustomize.py"))
+    out = os.path.join(workdir, "breakdown.jsonl")
+    records = {name: [] for name in SCENARIOS}
+    try:
+        bench.setup()
+        bench.env["PYTHONPATH"] = os.pathsep.join(p for p in (site, bench.env.get("PYTHONPATH")) if p)
+        bench.env["NGROK_BENCH_BREAKDOWN"] = out
+        for round_no in range(opts.breakdown + 1):
+            for name in SCENARIOS:
+                with open(out, "w", encoding="utf-8"):
+                    pass
+                elapsed, dummy_cpu, dummy_count = bench.run(name)
+                with open(out, encoding="utf-8") as handle:
+                    workers = [json.loads(line) for line in handle if line.strip()]
+                if not workers:
+                    raise RuntimeError("breakdown: no worker record for %s (is sitecustomize shadowed?)" % name)
+                if round_no > 0:
+                    records[name].append(_sum_workers(workers, elapsed * 1000))
+        log("breakdown: %d instrumented rounds" % opts.breakdown)
+    finally:
+        bench.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+    rows = []
+    for name in SCENARIOS:
+        recs = records[name]
+
+        def median(key, recs=recs):
+            return "%.0f" % statistics.median(rec[key] for rec in recs)
+
+        rows.append({"scenario": name, "run": median("run"), "outside": median("outside"), "worker": median("worker"),
+                     "payload": median("payload"), "module": median("module"), "gc": median("gc"),
+                     "full_gc": "%d of %d" % (sum(1 for rec in recs if rec["full_gcs"]), len(recs)),
+                     "full_gc_ms": median("full_gc_ms")})
+    return rows
+
+
+def _sum_workers(workers, run_ms):
+    """One run's figures (ms): the run, outside the workers, the workers, and their parts."""
+    worker = sum(w["worker_ms"] for w in workers)
+    return {"run": run_ms, "outside": run_ms - worker, "worker": worker,
+            "payload": sum(w["payload_ms"] for w in workers),
+            "module": sum(w["module_process_ms"] for w in workers),
+            "gc": sum(sum(w["gc_ms"]) for w in workers),
+            "full_gcs": sum(w["gc_count"][2] for w in workers),
+            "full_gc_ms": sum(w["gc_ms"][2] for w in workers)}
+
+
 def run_fleets(opts, log):
     results = []
     for mode, wait in (("restart", False), ("restart", True), ("info", False)):
@@ -315,6 +369,9 @@ SCENARIO_COLUMNS = [("scenario", "scenario"), ("median s", "median"), ("p10 s", 
                     ("CPU s (median)", "cpu"), ("API requests/run", "api_requests")]
 RATIO_COLUMNS = [("ratio (same round)", "ratio"), ("median", "median"), ("p10", "p10"), ("p90", "p90"),
                  ("target", "target"), ("met", "met"), ("CPU-time ratio (median)", "cpu")]
+BREAKDOWN_COLUMNS = [("scenario", "scenario"), ("run ms", "run"), ("outside the worker", "outside"),
+                     ("worker", "worker"), ("payload build", "payload"), ("module process", "module"),
+                     ("GC in worker", "gc"), ("runs with a full GC", "full_gc"), ("full GC ms", "full_gc_ms")]
 IMPORT_COLUMNS = [("a fresh python imports (-B, no .pyc written)", "imports"), ("CPU s (median)", "cpu"),
                   ("vs basic", "vs_basic"), ("min", "min")]
 FLEET_COLUMNS = [("hosts", "hosts"), ("forks", "forks"), ("run", "mode"), ("rate limit", "rate_limit"),
@@ -323,7 +380,7 @@ FLEET_COLUMNS = [("hosts", "hosts"), ("forks", "forks"), ("run", "mode"), ("rate
                  ("checks", "checks")]
 
 
-def render(info, opts, bench, fleets, imports=None):
+def render(info, opts, bench, fleets, imports=None, breakdown=None):
     lines = ["# community.ngrok benchmark", "",
              "Latest figures of `benchmarks/bench.py` (written with `--write`). Every figure is the wall clock of a "
              "whole `ansible-playbook` process against the local ngrok API emulator (`tests/emulator/`).", "",
@@ -335,6 +392,15 @@ def render(info, opts, bench, fleets, imports=None):
         lines += ["## One-task playbooks (%d interleaved rounds after a warm-up round)" % opts.rounds, "",
                   fleet.format_table(bench["scenarios"], SCENARIO_COLUMNS), "",
                   fleet.format_table(bench["ratios"], RATIO_COLUMNS), ""]
+    if breakdown:
+        lines += ["## Where the time goes (`--breakdown %d`: instrumented runs, medians in ms)" % opts.breakdown, "",
+                  "Timed inside ansible-core's worker process by `benchmarks/breakdown_sitecustomize.py`: the worker "
+                  "(templating, building the module payload, running the module), the payload build (locating, "
+                  "parsing and zipping the module_utils), the module process (AnsiballZ: python start-up, imports, "
+                  "the request), and the worker's garbage collections. A full (oldest-generation) collection costs "
+                  "tens of ms; ansible-core's worker starts one when the Python source it parses for the payload "
+                  "pushes its allocations over the threshold.", "",
+                  fleet.format_table(breakdown, BREAKDOWN_COLUMNS), ""]
     if imports:
         lines += ["## Module start-up: import cost (`--imports %d`)" % opts.imports, "",
                   "Every module run is a fresh python; these are the imports it pays before sending anything.", "",
@@ -351,6 +417,8 @@ def parser():
     p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--no-bench", action="store_true", help="skip the one-task playbooks")
     p.add_argument("--no-fleet", action="store_true", help="skip the fleet runs")
+    p.add_argument("--breakdown", type=int, default=8, metavar="N",
+                   help="instrumented rounds that show where the time goes; 0: skip (default 8)")
     p.add_argument("--imports", type=int, default=15, metavar="N", help="import-cost runs per case; 0: skip (default 15)")
     p.add_argument("--fleet-hosts", type=int, default=100)
     p.add_argument("--fleet-forks", type=int, default=20)
@@ -382,6 +450,7 @@ def main(argv=None):
         print(msg, file=sys.stderr, flush=True)
 
     bench = None if opts.no_bench else run_bench(opts, log)
+    breakdown = None if opts.no_bench or opts.breakdown <= 0 else run_breakdown(opts, log)
     imports = None
     if opts.imports > 0:
         workdir = tempfile.mkdtemp(prefix="ngrok-imports-")
@@ -391,11 +460,12 @@ def main(argv=None):
             shutil.rmtree(workdir, ignore_errors=True)
     fleets = None if opts.no_fleet else run_fleets(opts, log)
     info["load_end"] = _loadavg()
-    text = render(info, opts, bench, fleets, imports)
+    text = render(info, opts, bench, fleets, imports, breakdown)
     print(text)
     if opts.json:
         with open(opts.json, "w", encoding="utf-8") as handle:
-            json.dump({"machine": info, "bench": bench, "imports": imports, "fleet": fleets}, handle, indent=2)
+            json.dump({"machine": info, "bench": bench, "breakdown": breakdown, "imports": imports, "fleet": fleets},
+                      handle, indent=2)
     if opts.write:
         os.makedirs(os.path.dirname(opts.output), exist_ok=True)
         with open(opts.output, "w", encoding="utf-8") as handle:

@@ -74,6 +74,8 @@ def check_api_url(value) -> str:
                          "shown)" % shown)
     if any(ch.isspace() or ord(ch) < 32 for ch in value):
         raise ValueError("api_url %r contains spaces or control characters" % shown)
+    if not parts.path.isascii():
+        raise ValueError("api_url %r has non-ASCII characters in its path: percent-encode them" % shown)
     if scheme == "http" and not _is_loopback(parts.hostname):
         raise ValueError("api_url %r uses http:// to a host that is not this machine: the API key would travel "
                          "in clear text. Use https://, or http:// only for a loopback host "

@@ -91,6 +91,7 @@ def test_check_api_url_refuses(value, message):
     ("https://api.ngrok.com/?#", "must not have a query string or a fragment"),
     ("https://api.ngrok .com", "contains spaces or control characters"),
     ("https://api.ngrok.com/\x00", "contains spaces or control characters"),
+    ("https://api.ngrok.com/v\u00e4", "has non-ASCII characters in its path: percent-encode them"),
     ("https://@api.ngrok.com", "must not contain credentials"),
 ])
 def test_check_api_url_refuses_more(value, message):
