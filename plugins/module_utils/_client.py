@@ -62,6 +62,7 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 #: Longest status or header line, and most header lines, accepted in an answer.
 MAX_LINE_BYTES = 65536
 MAX_HEADERS = 100
+MAX_INTERIM_ANSWERS = 10
 
 #: Backoff: the n-th retry waits a random time in [0, min(CAP, BASE * 2**n)]
 #: ("full jitter"), so that parallel forks spread out instead of retrying in
@@ -173,6 +174,10 @@ class _InvalidRequest(ValueError):
 
 class _ProtocolError(Exception):
     """The answer is not well-formed HTTP/1.x, or it stopped before its end."""
+
+
+class _NoAnswer(_ProtocolError):
+    """The connection closed before the first byte of an answer."""
 
 
 class NgrokClient:
@@ -307,6 +312,15 @@ class NgrokClient:
         all_headers = dict(self._headers)
         if headers:
             all_headers.update(headers)
+        try:
+            _check_wire_text(target, "the URL")
+        except _InvalidRequest as exc:
+            raise NgrokError("Invalid request URL for %s: %s" % (self.api_url, exc), method=method) from exc
+        for name, value in all_headers.items():
+            if not value.isascii() or any(char < " " and char != "\t" or char == "\x7f" for char in value):
+                # Never the value: it may be the API key.
+                raise NgrokError("Cannot send the request to %s: the %s header contains a line break, a control or a "
+                                 "non-ASCII character (not shown)" % (self.api_url, name), method=method)
         self.requests_sent += 1
         try:
             conn = _connection(scheme, host, port, self.timeout, self.validate_certs, _proxy(scheme, host, port))
@@ -332,9 +346,6 @@ class NgrokClient:
             try:
                 conn.request(method, target, body=data, headers=all_headers)
                 response = conn.getresponse()
-            except _InvalidRequest as exc:
-                # Raised while the request line is built, before a byte is sent.
-                raise NgrokError("Invalid request URL for %s: %s" % (self.api_url, exc), method=method) from exc
             except socket.timeout as exc:
                 raise _MaybeSent("no response within %s seconds (timeout)" % _fmt_seconds(self.timeout)) from exc
             except (_ProtocolError, OSError) as exc:
@@ -485,21 +496,25 @@ class _Connection:
             self.sock = context.wrap_socket(self.sock, server_hostname=self.host)
 
     def request(self, method: str, target: str, body: bytes | None = None, headers: dict | None = None) -> None:
-        _check_wire_text(target, "the URL")
+        """Send the request (``target`` and the header values were checked by NgrokClient._send)."""
         default_port = 443 if self.scheme == "https" else 80
         head = ["%s %s HTTP/1.1" % (method, target), "Host: %s" % _authority(self.host, self.port, default_port),
                 "Accept-Encoding: identity", "Connection: close"]
-        head.extend(_header_line(name, value) for name, value in (headers or {}).items())
+        head.extend("%s: %s" % item for item in (headers or {}).items())
         if body is not None or method in ("POST", "PUT", "PATCH"):
             head.append("Content-Length: %d" % len(body or b""))
-        self.sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (body or b""))
+        self.sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("ascii") + (body or b""))
         self._method = method
 
     def getresponse(self):
         self._file = self.sock.makefile("rb")
         status, reason, headers = _read_head(self._file)
-        while 100 <= status < 200:  # interim answers (100 Continue) come before the real one
-            status, reason, headers = _read_head(self._file)
+        for dummy in range(MAX_INTERIM_ANSWERS):
+            if not 100 <= status < 200:
+                break
+            status, reason, headers = _read_head(self._file)  # interim answers (100 Continue) come first
+        else:
+            raise _ProtocolError("more than %d interim (1xx) answers" % MAX_INTERIM_ANSWERS)
         return _Response(self._file, status, reason, headers, self._method == "HEAD")
 
     def close(self) -> None:
@@ -562,46 +577,53 @@ class _Response:
                 raise _ProtocolError("a chunk is not followed by CRLF")
         line = self._reader.readline(MAX_LINE_BYTES + 1)
         size = line.split(b";", 1)[0].strip()
-        if not size or size.strip(b"0123456789abcdefABCDEF"):
+        if not size or size.strip(b"0123456789abcdefABCDEF") or len(line) > MAX_LINE_BYTES:
             raise _ProtocolError("bad chunk size line %r" % line[:40] if line else "the chunked body stopped")
         self._left = int(size, 16)
         if self._left == 0:
-            while self._reader.readline(MAX_LINE_BYTES + 1) not in (b"\r\n", b"\n", b""):
-                pass  # trailer fields
-            self._done = True
+            for dummy in range(MAX_HEADERS + 1):  # trailer fields, up to an empty line (or the end)
+                if self._reader.readline(MAX_LINE_BYTES + 1) in (b"\r\n", b"\n", b""):
+                    self._done = True
+                    return
+            raise _ProtocolError("more than %d trailer lines" % MAX_HEADERS)
 
 
 def _read_head(reader):
     """(status, reason, headers) of one answer, from its status line to the empty line."""
     line = reader.readline(MAX_LINE_BYTES + 1)
     if not line:
-        raise _ProtocolError("the server closed the connection without an answer")
+        raise _NoAnswer("the server closed the connection without an answer")
     parts = line.decode("latin-1").split(None, 2)
     if len(line) > MAX_LINE_BYTES or len(parts) < 2 or not parts[0].startswith("HTTP/1.") \
             or not (len(parts[1]) == 3 and parts[1].isascii() and parts[1].isdigit()):
         raise _ProtocolError("not an HTTP/1.x status line: %r" % line[:40])
-    headers = _Headers()
+    values = {}
+    folds_into = None  # the header an obsolete folded line continues (None: one we did not keep)
     for dummy in range(MAX_HEADERS + 1):
         line = reader.readline(MAX_LINE_BYTES + 1)
         if line in (b"\r\n", b"\n", b""):
+            headers = _Headers()
+            headers._values = values  # pylint: disable=protected-access
             return int(parts[1]), parts[2].strip() if len(parts) > 2 else "", headers
-        name, colon, value = line.decode("latin-1").partition(":")
-        if len(line) > MAX_LINE_BYTES or not colon or not name or name != name.strip():
+        text = line.decode("latin-1")
+        if len(line) > MAX_LINE_BYTES:
+            raise _ProtocolError("a header line is longer than %d bytes" % MAX_LINE_BYTES)
+        if text[:1] in (" ", "\t") and values:  # obs-fold: the value goes on, after a space (RFC 9112 5.2)
+            if folds_into is not None:
+                values[folds_into] = (values[folds_into] + " " + text.strip()).strip()
+            continue
+        name, colon, value = text.partition(":")
+        name = name.strip().lower()
+        if not colon or not name or " " in name or "\t" in name:
             raise _ProtocolError("bad header line %r" % line[:40])
-        headers._values.setdefault(name.lower(), value.strip())  # pylint: disable=protected-access
+        folds_into = None if name in values else name
+        values.setdefault(name, value.strip())
     raise _ProtocolError("more than %d header lines" % MAX_HEADERS)
 
 
 def _check_wire_text(text: str, what: str) -> None:
     if not text.isascii() or any(char <= " " or char == "\x7f" for char in text):
         raise _InvalidRequest("%s contains whitespace, control or non-ASCII characters" % what)
-
-
-def _header_line(name: str, value: str) -> str:
-    if any(char < " " and char != "\t" or char == "\x7f" for char in value):
-        # Never the value: it may be the API key.
-        raise ValueError("the %s header contains a line break or control character" % name)
-    return "%s: %s" % (name, value)
 
 
 def _authority(host: str, port: int, default_port: int | None) -> str:

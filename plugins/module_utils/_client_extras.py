@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 from ansible_collections.community.ngrok.plugins.module_utils._client import (
     NgrokError,
     _authority,
-    _header_line,
+    _NoAnswer,
     _ProtocolError,
     _read_head,
 )
@@ -158,15 +158,19 @@ def proxy_for(scheme: str, host: str, port: int, environ=None) -> Proxy | None:
 def open_tunnel(sock, host: str, port: int, proxy: Proxy) -> None:
     """Have the proxy at the other end of ``sock`` open a CONNECT tunnel to host:port.
 
-    A refusal raises ``OSError("Tunnel connection failed: <status> <reason>")``.
+    A refusal (or an answer that is not HTTP) raises ``OSError("Tunnel connection
+    failed: ...")``; a proxy that closes without answering raises
+    ConnectionResetError, which the client retries like a refused connection.
     """
     authority = _authority(host, port, None)
     head = ["CONNECT %s HTTP/1.1" % authority, "Host: %s" % authority]
-    head.extend(_header_line(name, value) for name, value in proxy.headers.items())
-    sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+    head.extend("%s: %s" % item for item in proxy.headers.items())
+    sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("ascii"))
     reader = sock.makefile("rb")
     try:
         status, reason, dummy = _read_head(reader)
+    except _NoAnswer as exc:
+        raise ConnectionResetError("the proxy closed the connection without answering CONNECT") from exc
     except _ProtocolError as exc:
         raise OSError("Tunnel connection failed: the proxy's answer is not HTTP (%s)" % exc) from exc
     finally:

@@ -110,6 +110,9 @@ def check_api_key(value) -> str:
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise ValueError("api_key contains spaces, line breaks or control characters: set it to the API key alone "
                          "(the value is not shown here)")
+    if not value.isascii():
+        raise ValueError("api_key contains non-ASCII characters (a typographic quote or a look-alike letter pasted "
+                         "with it?): ngrok API keys are ASCII letters, digits and '_' (the value is not shown here)")
     return value
 
 

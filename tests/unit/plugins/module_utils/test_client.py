@@ -20,10 +20,9 @@ import pytest
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_VERSION
 
 from ansible_collections.community.ngrok.plugins.module_utils import _client, _client_extras
-from ansible_collections.community.ngrok.plugins.module_utils._client import (  # pylint: disable=unused-import
+from ansible_collections.community.ngrok.plugins.module_utils._client import (
     MAX_BODY_BYTES,
     NgrokError,
-    _InvalidRequest,
     _ProtocolError,
 )
 from ansible_collections.community.ngrok.tests.unit.plugins.fakehttp import (
@@ -769,14 +768,26 @@ def test_body_breaking_off_after_post_502_stays_unknown(rsps, make_client):
     assert len(rsps.calls) == 1
 
 
-def test_invalid_url_is_not_retried(rsps, make_client):
-    rsps.get(LIST_URL, body=_InvalidRequest("URL can't contain control characters"))
+@pytest.mark.parametrize("path", ["/tunnel_sessions/ts\x00", "/tunnel_sessions/t\u00e4", "/tunnel sessions"])
+def test_a_url_that_cannot_go_on_the_wire_fails_before_connecting(rsps, make_client, path):
     client = make_client(retries=3)
     with pytest.raises(NgrokError) as info:
-        client.get("/tunnel_sessions")
-    assert info.value.message == ("Invalid request URL for https://api.ngrok.com: URL can't contain control "
-                                  "characters")
-    assert len(rsps.calls) == 1
+        client.get(path)
+    assert info.value.message == ("Invalid request URL for https://api.ngrok.com: the URL contains whitespace, "
+                                  "control or non-ASCII characters")
+    assert rsps.connections == []
+    assert client.requests_sent == 0
+
+
+@pytest.mark.parametrize("api_key", [API_KEY + "\r\nX-Injected: 1", API_KEY + "\u2019", API_KEY + "\x7f"])
+def test_a_header_that_cannot_go_on_the_wire_fails_without_showing_it(rsps, make_client, api_key):
+    client = make_client(api_key=api_key, retries=3)
+    with pytest.raises(NgrokError) as info:
+        client.post("/tunnel_sessions/ts_abc/restart")
+    assert info.value.message == ("Cannot send the request to https://api.ngrok.com: the Authorization header "
+                                  "contains a line break, a control or a non-ASCII character (not shown)")
+    assert API_KEY not in repr(info.value) and info.value.__cause__ is None
+    assert rsps.connections == []
 
 
 def test_invalid_port_is_not_retried(rsps, make_client):

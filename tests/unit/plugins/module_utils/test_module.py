@@ -152,6 +152,8 @@ def test_check_api_key_accepts(value):
     (API_KEY + "\x00", "api_key contains spaces"),
     (API_KEY + "\x7f", "api_key contains spaces"),
     (API_KEY + "\r\nX-Injected: 1", "api_key contains spaces"),
+    (API_KEY + "\u2019", "api_key contains non-ASCII characters"),
+    ("\u0430" + API_KEY[1:], "api_key contains non-ASCII characters"),
 ])
 def test_check_api_key_refuses_without_showing_it(value, message):
     with pytest.raises(ValueError) as info:

@@ -189,12 +189,19 @@ class _LoopbackServer:
                 conn, dummy = self.sock.accept()
             except OSError:
                 return
-            self.serve(conn)
+            try:
+                self.serve(conn)
+            except OSError:
+                pass  # the client went away: serve the next connection
 
     def serve(self, conn):
         raise NotImplementedError
 
     def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread, which then ends
+        except OSError:
+            pass
         self.sock.close()
 
 
@@ -269,6 +276,8 @@ def test_the_request_on_the_wire(raw_server):
     pytest.param(b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\n{"id"\r\n9\r\n: "ts_1"}\r\n'
                  b'0\r\nX-Trailer: yes\r\n\r\n', id="chunked-with-extension-and-trailer"),
     pytest.param(b'HTTP/1.0 200 OK\ncontent-length: 14\n\n{"id": "ts_1"}trailing junk', id="http-1.0-bare-lf"),
+    pytest.param(b'HTTP/1.1 200 OK\r\nX-Long: a\r\n b\r\nContent-Length : 14\r\n\r\n{"id": "ts_1"}',
+                 id="folded-header-and-space-before-colon"),
 ])
 def test_well_formed_answers_are_read(raw_server, answer):
     srv = raw_server(answer)
@@ -292,6 +301,10 @@ def test_well_formed_answers_are_read(raw_server, answer):
                  id="chunk-cut-short"),
     pytest.param(b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"id"xx\r\n', "not followed by CRLF",
                  id="chunk-without-crlf"),
+    pytest.param(b"HTTP/1.1 100 Continue\r\n\r\n" * 11 + b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+                 "more than 10 interim (1xx) answers", id="endless-interim-answers"),
+    pytest.param(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + b"X: y\r\n" * 101 + b"\r\n",
+                 "more than 100 trailer lines", id="endless-trailer"),
 ])
 def test_broken_answers_are_lost_answers(raw_server, answer, reason):
     srv = raw_server(answer)
@@ -341,9 +354,11 @@ def _sent_before_a_probe(srv):
 def test_a_header_with_a_line_break_is_refused_without_showing_its_value(raw_server):
     srv = raw_server(b"HTTP/1.1 204 No Content\r\n\r\n")
     client = NgrokClient(api_key="secret-key\r\nX-Injected: 1", api_url=srv.url, retries=0)
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(NgrokError) as info:
         client.post("/tunnel_sessions/ts_1/restart")
-    assert str(info.value) == "the Authorization header contains a line break or control character"
+    assert info.value.message == ("Cannot send the request to %s: the Authorization header contains a line break, "
+                                  "a control or a non-ASCII character (not shown)" % srv.url)
+    assert "secret" not in repr(info.value)
     assert _sent_before_a_probe(srv) == []
 
 
@@ -462,11 +477,12 @@ def _pipe(source, target):
         pass
 
 
-def test_https_goes_through_the_proxy_with_its_credentials(tls_server, monkeypatch):
+def test_https_goes_through_the_proxy_with_its_credentials(tls_server, certificate, monkeypatch):
     proxy = _ConnectProxy()
     try:
         monkeypatch.setenv("https_proxy", "http://user:p%%40ss@127.0.0.1:%d" % proxy.port)
-        client = _client_for("https://127.0.0.1:%d" % tls_server.port, validate_certs=False)
+        monkeypatch.setenv("SSL_CERT_FILE", certificate[0])  # the target's certificate is verified, through the tunnel
+        client = _client_for("https://127.0.0.1:%d" % tls_server.port)
         assert client.get("/tunnel_sessions/ts_1").data["id"] == "ts_1"
     finally:
         proxy.close()
@@ -475,6 +491,20 @@ def test_https_goes_through_the_proxy_with_its_credentials(tls_server, monkeypat
     assert proxy.connects[0]["headers"]["Proxy-Authorization"] == "Basic dXNlcjpwQHNz"
     assert "Authorization" not in proxy.connects[0]["headers"]  # the API key only travels inside the tunnel
     assert tls_server.seen[0]["headers"]["Authorization"] == "Bearer " + KEY
+
+
+def test_a_proxy_that_closes_without_answering_is_retried_like_a_refused_connection(raw_server, monkeypatch):
+    proxy = raw_server(b"")  # reads the CONNECT, then closes
+    monkeypatch.setenv("https_proxy", proxy.url)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    client = _client_for("https://api.ngrok.example", retries=2)
+    with pytest.raises(NgrokError) as info:
+        client.post("/tunnel_sessions/ts_1/restart")
+    assert info.value.message == ("Could not connect to https://api.ngrok.example: the proxy closed the connection "
+                                  "without answering CONNECT")
+    assert info.value.outcome == "failed"
+    assert [r.split(b"\r\n", 1)[0] for r in proxy.received] == [b"CONNECT api.ngrok.example:443 HTTP/1.1"] * 3
 
 
 def test_no_proxy_bypasses_the_proxy(tls_server, monkeypatch):
