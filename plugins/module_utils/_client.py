@@ -303,29 +303,23 @@ class NgrokClient:
         """One attempt: (reply, body, body_problem), or _NotSent / _MaybeSent / NgrokError."""
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
-        try:
-            host = parts.hostname or ""
-            port = parts.port or (443 if scheme == "https" else 80)
-        except ValueError as exc:
-            raise NgrokError("Invalid request URL for %s: %s" % (self.api_url, exc), method=method) from exc
         target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+        try:
+            host = _wire_host(parts.hostname or "")
+            port = parts.port or (443 if scheme == "https" else 80)
+            _check_wire_text(target, "the URL")
+        except ValueError as exc:  # a bad port (from urlsplit), or _InvalidRequest
+            raise NgrokError("Invalid request URL for %s: %s" % (self.api_url, exc), method=method) from exc
         all_headers = dict(self._headers)
         if headers:
             all_headers.update(headers)
-        try:
-            _check_wire_text(target, "the URL")
-        except _InvalidRequest as exc:
-            raise NgrokError("Invalid request URL for %s: %s" % (self.api_url, exc), method=method) from exc
         for name, value in all_headers.items():
             if not value.isascii() or any(char < " " and char != "\t" or char == "\x7f" for char in value):
                 # Never the value: it may be the API key.
                 raise NgrokError("Cannot send the request to %s: the %s header contains a line break, a control or a "
                                  "non-ASCII character (not shown)" % (self.api_url, name), method=method)
         self.requests_sent += 1
-        try:
-            conn = _connection(scheme, host, port, self.timeout, self.validate_certs, _proxy(scheme, host, port))
-        except _InvalidRequest as exc:
-            raise NgrokError("Invalid request URL for %s: %s" % (self.api_url, exc), method=method) from exc
+        conn = _connection(scheme, host, port, self.timeout, self.validate_certs, _proxy(scheme, host, port))
         try:
             try:
                 conn.connect()
@@ -463,12 +457,7 @@ class _Connection:
     """
 
     def __init__(self, scheme: str, host: str, port: int, timeout: float, validate_certs: bool, proxy) -> None:
-        if not host.isascii():
-            try:
-                host = host.encode("idna").decode("ascii")
-            except UnicodeError as exc:
-                raise _InvalidRequest("the host name cannot be encoded (%s)" % exc) from exc
-        _check_wire_text(host, "the host name")
+        """``host`` as _wire_host returns it (NgrokClient._send checked it)."""
         self.scheme = scheme
         self.host = host
         self.port = port
@@ -527,8 +516,8 @@ class _Connection:
 class _Headers:
     """Response headers; ``get`` ignores case and returns the first value of a repeated header."""
 
-    def __init__(self) -> None:
-        self._values: dict[str, str] = {}
+    def __init__(self, values: dict[str, str]) -> None:
+        self._values = values  # lower-case names
 
     def get(self, name: str, default=None):
         return self._values.get(name.lower(), default)
@@ -602,9 +591,7 @@ def _read_head(reader):
     for dummy in range(MAX_HEADERS + 1):
         line = reader.readline(MAX_LINE_BYTES + 1)
         if line in (b"\r\n", b"\n", b""):
-            headers = _Headers()
-            headers._values = values  # pylint: disable=protected-access
-            return int(parts[1]), parts[2].strip() if len(parts) > 2 else "", headers
+            return int(parts[1]), parts[2].strip() if len(parts) > 2 else "", _Headers(values)
         text = line.decode("latin-1")
         if len(line) > MAX_LINE_BYTES:
             raise _ProtocolError("a header line is longer than %d bytes" % MAX_LINE_BYTES)
@@ -619,6 +606,17 @@ def _read_head(reader):
         folds_into = None if name in values else name
         values.setdefault(name, value.strip())
     raise _ProtocolError("more than %d header lines" % MAX_HEADERS)
+
+
+def _wire_host(host: str) -> str:
+    """The host name as it goes on the wire (IDNA for a non-ASCII name), or _InvalidRequest."""
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise _InvalidRequest("the host name cannot be encoded (%s)" % exc) from exc
+    _check_wire_text(host, "the host name")
+    return host
 
 
 def _check_wire_text(text: str, what: str) -> None:

@@ -270,9 +270,10 @@ class FakeResponse:
     def __init__(self, status, headers, body) -> None:
         self.status = status
         self.reason = http.client.responses.get(status, "")
-        self.headers = _client._Headers()
+        values: dict = {}
         for name, value in headers.items():
-            self.headers._values.setdefault(name.lower(), value)
+            values.setdefault(name.lower(), value)
+        self.headers = _client._Headers(values)
         if body is None:
             body = b""
         if isinstance(body, str):

@@ -366,9 +366,9 @@ def test_host_names_and_authorities():
     assert _client._authority("api.ngrok.com", 443, 443) == "api.ngrok.com"
     assert _client._authority("127.0.0.1", 8080, 80) == "127.0.0.1:8080"
     assert _client._authority("::1", 8443, 443) == "[::1]:8443"
-    assert _client._Connection("https", "b\u00fccher.example", 443, 5, True, None).host == "xn--bcher-kva.example"
+    assert _client._wire_host("b\u00fccher.example") == "xn--bcher-kva.example"
     with pytest.raises(_client._InvalidRequest):
-        _client._Connection("http", "bad host", 80, 5, True, None)
+        _client._wire_host("bad host")
 
 
 def test_plain_http_does_not_import_ssl(raw_server):
