@@ -203,26 +203,36 @@ class Bench:
             self.emulator.stop()
 
 
-def run_bench(opts, log):
+def _interleaved(opts, rounds, measure, log, label, env=None):
+    """Every scenario once per round (A B C ... A B C ...) after a warm-up round that is not kept.
+
+    Returns {scenario: [measure(bench, scenario) of each kept round]}; ``env`` is added to the
+    playbooks' environment. Each round is logged with the first figure of what ``measure`` returns.
+    """
     workdir = tempfile.mkdtemp(prefix="ngrok-bench-")
     bench = Bench(opts, workdir)
-    times = {name: [] for name in SCENARIOS}
-    cpus = {name: [] for name in SCENARIOS}
-    requests = {name: [] for name in SCENARIOS}
+    results = {name: [] for name in SCENARIOS}
     try:
         bench.setup()
-        for round_no in range(opts.rounds + 1):
-            for name in SCENARIOS:
-                elapsed, cpu, count = bench.run(name)
-                if round_no > 0:
-                    times[name].append(elapsed)
-                    cpus[name].append(cpu)
-                    requests[name].append(count)
-            log("round %d/%d%s: %s" % (round_no, opts.rounds, " (warm-up, not counted)" if round_no == 0 else "",
-                                       " ".join("%s=%.2f" % (n, times[n][-1]) if round_no else n for n in SCENARIOS)))
+        bench.env.update(env or {})
+        for round_no in range(rounds + 1):
+            kept = {name: measure(bench, name) for name in SCENARIOS}
+            if round_no > 0:
+                for name in SCENARIOS:
+                    results[name].append(kept[name])
+            log("%sround %d/%d%s: %s" % (label, round_no, rounds, " (warm-up, not counted)" if round_no == 0 else "",
+                                         " ".join("%s=%.2f" % (n, kept[n][0]) for n in SCENARIOS)))
     finally:
         bench.close()
         shutil.rmtree(workdir, ignore_errors=True)
+    return results
+
+
+def run_bench(opts, log):
+    runs = _interleaved(opts, opts.rounds, lambda bench, name: bench.run(name), log, "")
+    times = {name: [run[0] for run in runs[name]] for name in SCENARIOS}
+    cpus = {name: [run[1] for run in runs[name]] for name in SCENARIOS}
+    requests = {name: [run[2] for run in runs[name]] for name in SCENARIOS}
     rows = []
     for name in SCENARIOS:
         rows.append({"scenario": name, "median": round(statistics.median(times[name]), 3),
@@ -292,35 +302,29 @@ def run_imports(opts, coll_path, log):
 
 def run_breakdown(opts, log):
     """Instrumented runs (breakdown_sitecustomize.py): where each scenario's time goes, medians of N rounds."""
-    workdir = tempfile.mkdtemp(prefix="ngrok-breakdown-")
-    bench = Bench(opts, workdir)
-    site = os.path.join(workdir, "site")
-    os.makedirs(site)
+    site = tempfile.mkdtemp(prefix="ngrok-breakdown-")
     shutil.copy(os.path.join(HERE, "breakdown_sitecustomize.py"), os.path.join(site, "sitecustomize.py"))
-    out = os.path.join(workdir, "breakdown.jsonl")
-    records = {name: [] for name in SCENARIOS}
+    out = os.path.join(site, "breakdown.jsonl")
+
+    def measure(bench, name):
+        with open(out, "w", encoding="utf-8"):
+            pass
+        elapsed, dummy_cpu, dummy_count = bench.run(name)
+        with open(out, encoding="utf-8") as handle:
+            workers = [json.loads(line) for line in handle if line.strip()]
+        if not workers:
+            raise RuntimeError("breakdown: no worker record for %s (is sitecustomize shadowed?)" % name)
+        return (elapsed, _sum_workers(workers, elapsed * 1000))
+
+    env = {"PYTHONPATH": os.pathsep.join(p for p in (site, os.environ.get("PYTHONPATH")) if p),
+           "NGROK_BENCH_BREAKDOWN": out}
     try:
-        bench.setup()
-        bench.env["PYTHONPATH"] = os.pathsep.join(p for p in (site, bench.env.get("PYTHONPATH")) if p)
-        bench.env["NGROK_BENCH_BREAKDOWN"] = out
-        for round_no in range(opts.breakdown + 1):
-            for name in SCENARIOS:
-                with open(out, "w", encoding="utf-8"):
-                    pass
-                elapsed, dummy_cpu, dummy_count = bench.run(name)
-                with open(out, encoding="utf-8") as handle:
-                    workers = [json.loads(line) for line in handle if line.strip()]
-                if not workers:
-                    raise RuntimeError("breakdown: no worker record for %s (is sitecustomize shadowed?)" % name)
-                if round_no > 0:
-                    records[name].append(_sum_workers(workers, elapsed * 1000))
-        log("breakdown: %d instrumented rounds" % opts.breakdown)
+        runs = _interleaved(opts, opts.breakdown, measure, log, "breakdown: ", env)
     finally:
-        bench.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(site, ignore_errors=True)
     rows = []
     for name in SCENARIOS:
-        recs = records[name]
+        recs = [record for dummy_elapsed, record in runs[name]]
 
         def median(key, recs=recs):
             return "%.0f" % statistics.median(rec[key] for rec in recs)
