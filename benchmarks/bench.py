@@ -9,7 +9,9 @@ Interleaved one-task playbooks, A B C D E A B C D E ... for R rounds after a war
 
   ping     ansible.builtin.ping on localhost (the floor)
   restart  community.ngrok.ngrok_tunnel_session_restart (a fresh session each run)
-  uri      the equivalent ansible.builtin.uri POST (headers, body {}, status_code 204)
+  uri      the equivalent ansible.builtin.uri POST (headers, body {}, status_code 204,
+           changed_when, and no_log: without it the Authorization header, key included,
+           is printed at -vvv, which the module never does)
   check    check mode of restart
   info     ngrok_tunnel_session_info with a metadata filter
 
@@ -79,6 +81,7 @@ TASKS = {
         body_format: json
         status_code: 204
       changed_when: true
+      no_log: true
 """,
     "check": """\
     - name: Restart the session (check mode)
