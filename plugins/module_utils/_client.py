@@ -28,19 +28,22 @@ Retry rules (documented for operators in the modules' docs):
 * 429 / ERR_NGROK_226 (rate limited) is waited out for every request, for at
   most ``rate_limit_timeout`` seconds in total (honouring ``Retry-After``,
   else short jittered probes); it does not use up ``retries``.
-* 503 and ERR_NGROK_225 (too many concurrent requests) are retried for every
-  request: ngrok did not act on them.
+* ERR_NGROK_225 (too many concurrent requests), and a 503 whose body is
+  ngrok's own error JSON, are retried for every request: ngrok did not act.
 * A connection that could not be opened (refused, DNS failure, connect
   timeout) is retried: the request never left this machine.
-* GET is idempotent, so a GET is also retried after 500, 502, 504, a read
-  timeout or a dropped connection.
-* A POST whose outcome is unknown (500, 502, 504, ERR_NGROK_810, a read
-  timeout, a connection dropped after the request may have been sent) is
-  NEVER sent again: it raises :class:`NgrokError` with ``outcome='unknown'``.
+* GET is idempotent, so a GET is also retried after any other 5xx (but 501
+  and 505), a read timeout or a dropped connection.
+* A POST whose outcome is unknown (any 5xx but 501, 505 and ngrok's own 503,
+  unless its error code says what happened; ERR_NGROK_810; a read timeout; a
+  connection dropped after the request may have been sent) is NEVER sent
+  again: it raises :class:`NgrokError` with ``outcome='unknown'``. A 5xx from
+  a proxy, a load balancer or a CDN may come after the request went on.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
@@ -81,10 +84,13 @@ RATE_LIMIT_BACKOFF_CAP = 4.0
 #: A hard stop on rate-limited attempts of one request, whatever the waits.
 MAX_RATE_LIMITED_ATTEMPTS = 1000
 
-#: Statuses that mean ngrok did not act on the request.
-RETRY_ALWAYS_STATUSES = frozenset((503,))
-#: Statuses after which a request may or may not have been acted upon.
-UNKNOWN_OUTCOME_STATUSES = frozenset((500, 502, 504))
+#: Any other 5xx answer leaves the outcome unknown: a proxy, a load balancer or
+#: a CDN (520-524) may send it after it passed the request on. A GET is retried
+#: after it; a POST is not, except after a 503 that is ngrok's own error JSON
+#: (ngrok was unavailable and did not act). These two say for certain that the
+#: request was not acted upon (not implemented; HTTP version not supported).
+DEFINITE_5XX_STATUSES = frozenset((501, 505))
+SERVICE_UNAVAILABLE = 503
 #: Error codes that mean ngrok did not act on the request (retry), and codes
 #: that mean the outcome is unknown.
 RETRY_ALWAYS_CODES = frozenset(("ERR_NGROK_225",))
@@ -270,13 +276,13 @@ class NgrokClient:
                     continue
                 error.rate_limit_waited = rate_waited
                 raise error
-            if status in RETRY_ALWAYS_STATUSES or error.error_code in RETRY_ALWAYS_CODES:
+            if error.error_code in RETRY_ALWAYS_CODES or (status == SERVICE_UNAVAILABLE and error.from_ngrok):
                 if can_retry:
                     retried += 1
                     self._wait(retried, response.headers.get("Retry-After"))
                     continue
                 raise error
-            if (status in UNKNOWN_OUTCOME_STATUSES and error.error_code not in DEFINITE_FAILURE_CODES) \
+            if (status >= 500 and status not in DEFINITE_5XX_STATUSES and error.error_code not in DEFINITE_FAILURE_CODES) \
                     or error.error_code in UNKNOWN_OUTCOME_CODES:
                 if idempotent and can_retry:
                     retried += 1
@@ -336,39 +342,40 @@ class NgrokClient:
                     raise NgrokError("The proxy refused to connect to %s: %s" % (self.api_url, _reason(exc)),
                                      method=method) from exc
                 raise _NotSent(_reason(exc)) from exc
-            sock = conn.sock
+            # One deadline for the whole answer (status line, headers, body), however it trickles in.
+            deadline = self._clock() + self.timeout
             try:
                 conn.request(method, target, body=data, headers=all_headers)
-                response = conn.getresponse()
+                response = conn.getresponse(deadline, self._clock)
             except socket.timeout as exc:
                 raise _MaybeSent("no response within %s seconds (timeout)" % _fmt_seconds(self.timeout)) from exc
             except (_ProtocolError, OSError) as exc:
                 raise _MaybeSent("the connection was dropped (%s)" % _reason(exc)) from exc
             reply = _Reply(response.status, response.reason, response.headers)
             try:
-                raw = self._read_body(response, sock)
+                raw = self._read_body(response, deadline)
             except _MaybeSent as exc:
                 status = reply.status_code
                 if 200 <= status < 300 and method != "GET":
                     # ngrok answered success before the body broke off: the action happened.
                     return reply, b"", str(exc)
-                if 400 <= status < 500 or status in RETRY_ALWAYS_STATUSES:
-                    # The status line says ngrok did not act; only its explanation is lost.
+                if 400 <= status < 500 or status in DEFINITE_5XX_STATUSES:
+                    # The status line says the request was not acted upon; only its explanation is lost.
                     return reply, b"", str(exc)
                 raise
             return reply, raw, None
         finally:
             conn.close()
 
-    def _read_body(self, response, sock) -> bytes:
-        """Read at most MAX_BODY_BYTES, all of it within ``timeout`` seconds.
+    def _read_body(self, response, deadline: float) -> bytes:
+        """Read at most MAX_BODY_BYTES, by ``deadline`` (``timeout`` after the request was sent).
 
-        Each read returns what has arrived (read1) with the socket timeout cut
-        to the time left, and the deadline is checked after every read: a body
-        that trickles in cannot hold the module past ``timeout``.
+        Each read returns what has arrived (read1); the connection's reader
+        cuts the socket timeout to the time left, and the deadline is checked
+        after every read: a body that trickles in cannot hold the module past
+        ``timeout``.
         """
         now = self._clock()
-        deadline = now + self.timeout
         chunks = []
         size = 0
         try:
@@ -376,8 +383,6 @@ class NgrokClient:
                 if now > deadline:
                     raise _MaybeSent("the response body did not arrive within %s seconds"
                                      % _fmt_seconds(self.timeout))
-                if sock is not None:
-                    sock.settimeout(max(min(self.timeout, deadline - now), 0.001))
                 chunk = response.read1(65536)
                 if not chunk:
                     break
@@ -495,8 +500,9 @@ class _Connection:
         self.sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("ascii") + (body or b""))
         self._method = method
 
-    def getresponse(self):
-        self._file = self.sock.makefile("rb")
+    def getresponse(self, deadline: float, clock):
+        """The status line and headers; every read of the answer ends by ``deadline`` (a ``clock()`` reading)."""
+        self._file = io.BufferedReader(_SocketReader(self.sock, deadline, clock))
         status, reason, headers = _read_head(self._file)
         for dummy in range(MAX_INTERIM_ANSWERS):
             if not 100 <= status < 200:
@@ -511,6 +517,26 @@ class _Connection:
             self._file.close()
         if self.sock is not None:
             self.sock.close()
+
+
+class _SocketReader(io.RawIOBase):
+    """The bytes of a socket; each read waits only for the time left until ``deadline``."""
+
+    def __init__(self, sock, deadline: float, clock) -> None:
+        super().__init__()
+        self._sock = sock
+        self._deadline = deadline
+        self._clock = clock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        left = self._deadline - self._clock()
+        if left <= 0:
+            raise socket.timeout("timed out")
+        self._sock.settimeout(left)
+        return self._sock.recv_into(buffer)
 
 
 class _Headers:

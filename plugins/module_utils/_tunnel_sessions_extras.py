@@ -140,8 +140,12 @@ def explain(action: str, session_id: str | None, error: NgrokError) -> str:
         hint = "the agent got the command but failed to %s; look at the agent's log on its host" % action
     elif code in ("ERR_NGROK_1121", "ERR_NGROK_1122"):
         hint = "this is an SSH tunnel session: SSH sessions cannot be restarted or updated remotely"
+    elif status in (501, 505):
+        hint = "the server (ngrok, or a proxy in between) does not support this request; check api_url"
     elif status is not None and status >= 500:
-        hint = "ngrok had a server error; try again later"
+        hint = ("ngrok had a server error; try again later" if error.from_ngrok else
+                "the error came from something between this machine and ngrok (a proxy, a load balancer, a CDN); "
+                "try again later")
     else:
         return text
     return "%s %s." % (text, hint if hint.startswith("ngrok") else hint[0].upper() + hint[1:])

@@ -226,11 +226,7 @@ def _json_dumps(value) -> str:
 
 
 class FakeSocket:
-    def __init__(self) -> None:
-        self.timeouts: list[float] = []
-
-    def settimeout(self, value) -> None:
-        self.timeouts.append(value)
+    """What connect() opened (request() checks that it did)."""
 
 
 class FakeConnection:
@@ -255,8 +251,9 @@ class FakeConnection:
         self._request = Request(method, "%s://%s%s" % (info["scheme"], netloc, target), dict(headers or {}), body)
         self._fake.calls.append(Call(self._request, info))
 
-    def getresponse(self):
+    def getresponse(self, deadline, clock):
         assert self._request is not None, "getresponse() before request()"
+        self.deadline = (deadline, clock)
         answer = self._fake.answer(self._request)
         if isinstance(answer.body, BaseException):
             raise answer.body

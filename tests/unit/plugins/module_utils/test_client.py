@@ -150,11 +150,11 @@ def test_timeout_and_verify_reach_the_connection(rsps, make_client):
     assert rsps.connections[0].closed
 
 
-def test_the_socket_timeout_is_cut_to_the_time_left(rsps, make_client):
+def test_the_whole_answer_is_due_timeout_seconds_after_the_request(rsps, make_client):
+    # The connection's reader cuts every socket read to this deadline (test_transport.py has the real thing).
     rsps.get(SESSION_URL, json={})
-    make_client(timeout=12.5).get("/tunnel_sessions/ts_abc")
-    timeouts = rsps.connections[0].sock.timeouts
-    assert timeouts and all(0 < value <= 12.5 for value in timeouts)
+    make_client(timeout=12.5, clock=lambda: 100.0).get("/tunnel_sessions/ts_abc")
+    assert rsps.connections[0].deadline[0] == 112.5
 
 
 @pytest.mark.parametrize("api_url, path, expected", [
@@ -332,6 +332,10 @@ def test_not_acted_upon_is_retried_for_every_method(rsps, make_client, method, f
     pytest.param(_err(500), id="500"),
     pytest.param(_err(502), id="502"),
     pytest.param(_err(504), id="504"),
+    pytest.param(dict(status=524, body="<html>A timeout occurred</html>"), id="524-from-a-cdn"),
+    pytest.param(dict(status=503, body="upstream connect error or disconnect/reset before headers"),
+                 id="503-from-a-proxy"),
+    pytest.param(_err(507), id="507"),
     pytest.param(_err(400, "ERR_NGROK_810"), id="ERR_NGROK_810"),
     pytest.param(dict(body=read_timeout()), id="read-timeout"),
     pytest.param(dict(body=dropped_after_send()), id="dropped-after-send"),
@@ -354,6 +358,13 @@ def test_get_is_retried_when_the_outcome_is_unknown(rsps, make_client, first):
                  "(operation ID op_32ELGiMyruN4J6Yn0fduKjIT6ug)", id="500"),
     pytest.param(_err(502), 502, None, None, id="502"),
     pytest.param(_err(504), 504, None, None, id="504"),
+    pytest.param(_err(507), 507, None, None, id="507"),
+    pytest.param(dict(status=524, body="<html>A timeout occurred</html>"), 524, None,
+                 "POST /tunnel_sessions/ts_abc/restart: HTTP 524: the response is not an ngrok error: "
+                 "'<html>A timeout occurred</html>'", id="524-from-a-cdn"),
+    pytest.param(dict(status=503, body="upstream connect error or disconnect/reset before headers"), 503, None,
+                 None, id="503-not-from-ngrok"),
+    pytest.param(dict(status=503), 503, None, None, id="503-empty-body"),
     pytest.param(_err(400, "ERR_NGROK_810"), 400, "ERR_NGROK_810", None, id="ERR_NGROK_810"),
     pytest.param(dict(body=read_timeout()), None, None,
                  "No answer from ngrok for POST /tunnel_sessions/ts_abc/restart: no response within 30 seconds (timeout)",
@@ -667,13 +678,13 @@ def test_slow_body_deadline_on_get(rsps, make_client):
         client.get("/tunnel_sessions/ts_abc")
     assert info.value.message == ("No answer from ngrok for GET /tunnel_sessions/ts_abc: the response body did not "
                                   "arrive within 30 seconds")
-    # deadline = 0 + 30; chunks read at 11, 22, 33 -> the third one is late
+    # deadline = 0 + 30 (set when the request is sent); chunks read at 11, 22, 33 -> the third one is late
     assert clock.readings == 4
 
 
 def test_body_within_deadline_is_fine(rsps, make_client):
     rsps.get(SESSION_URL, body=_json_of_size(3 * 65536))
-    client = make_client(timeout=30, retries=0, clock=StepClock(9.0))
+    client = make_client(timeout=30, retries=0, clock=StepClock(7.0))
     assert client.get("/tunnel_sessions/ts_abc").data["tunnel_sessions"] == []
 
 
@@ -731,6 +742,18 @@ def test_body_breaking_off_after_post_error_status_is_a_plain_failure(rsps, make
         client.post("/tunnel_sessions/ts_abc/restart")
     assert info.value.outcome == "failed"
     assert info.value.status_code == 404
+    assert len(rsps.calls) == 1
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("status", [501, 505])
+def test_501_and_505_say_the_request_was_not_acted_upon(rsps, make_client, method, status):
+    # Not implemented / HTTP version not supported: nothing happened, and a retry would get the same answer.
+    rsps.add(method, SESSION_URL, status=status, body="<html>Not Implemented</html>")
+    client = make_client(retries=3)
+    with pytest.raises(NgrokError) as info:
+        client.request(method, "/tunnel_sessions/ts_abc", body={} if method == "POST" else None)
+    assert (info.value.outcome, info.value.status_code) == ("failed", status)
     assert len(rsps.calls) == 1
 
 

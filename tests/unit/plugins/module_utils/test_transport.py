@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -314,6 +315,62 @@ def test_broken_answers_are_lost_answers(raw_server, answer, reason):
     assert reason in info.value.message
     assert info.value.outcome == "failed"
     assert len(srv.received) == 2  # a GET is retried
+
+
+class _TrickleServer(_LoopbackServer):
+    """Reads a request, then sends ``pieces`` one by one, ``pause`` seconds apart, and closes."""
+
+    def __init__(self, pieces, pause):
+        self.pieces = pieces
+        self.pause = pause
+        super().__init__()
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def serve(self, conn):
+        with conn:
+            _recv_head(conn)
+            for piece in self.pieces:
+                conn.sendall(piece)
+                time.sleep(self.pause)
+
+
+class _StepClock:
+    """A clock that moves ``step`` seconds at every reading (the client's deadline, without real waits)."""
+
+    def __init__(self, step):
+        self.now = 0.0
+        self.step = step
+
+    def __call__(self):
+        self.now += self.step
+        return self.now
+
+
+@pytest.mark.parametrize("pieces", [
+    pytest.param([b"HTTP/1.1 200 OK\r\n", b"X-A: 1\r\n", b"X-B: 2\r\n", b"Content-Length: 2\r\n", b"\r\n{}"],
+                 id="trickling-head"),
+    pytest.param([b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n", b"[", b"1", b"2", b"]"], id="trickling-body"),
+])
+def test_the_whole_answer_must_arrive_within_timeout(pieces):
+    # Each piece comes well within the socket timeout, but the clock moves 4 s per read: the third read is
+    # past the 10 s deadline set when the request was sent, so the answer is abandoned.
+    srv = _TrickleServer(pieces, pause=0.2)
+    try:
+        client = _client_for(srv.url, timeout=10, clock=_StepClock(4.0))
+        with pytest.raises(NgrokError) as info:
+            client.get("/tunnel_sessions/ts_1")
+    finally:
+        srv.close()
+    assert info.value.message.startswith("No answer from ngrok for GET /tunnel_sessions/ts_1: ")
+    assert "within 10 seconds" in info.value.message
+
+
+def test_an_answer_within_timeout_is_read(raw_server):
+    srv = _TrickleServer([b"HTTP/1.1 200 OK\r\n", b"Content-Length: 2\r\n\r\n", b"{}"], pause=0.05)
+    try:
+        assert _client_for(srv.url, timeout=10, clock=_StepClock(1.0)).get("/x").data == {}
+    finally:
+        srv.close()
 
 
 def test_a_post_whose_answer_is_garbled_is_sent_once(raw_server):

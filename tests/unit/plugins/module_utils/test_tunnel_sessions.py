@@ -186,9 +186,11 @@ def test_list_sessions(rsps, make_client, cel_filter, max_items, expected_query)
 
 # -- explain() ---------------------------------------------------------------------------------------------
 
-def err(status=None, code=None, msg="Something", outcome="failed", attempts=1, message="transport broke"):
+def err(status=None, code=None, msg="Something", outcome="failed", attempts=1, message="transport broke",
+        from_ngrok=True):
     error = NgrokError(message, status_code=status, error_code=code, api_msg=msg if status else None,
                        operation_id="op_1" if status else None, outcome=outcome, attempts=attempts)
+    error.from_ngrok = from_ngrok and status is not None
     return error
 
 
@@ -233,6 +235,11 @@ def err(status=None, code=None, msg="Something", outcome="failed", attempts=1, m
     ("list", err(503, None, "Unavailable"), "Could not list tunnel sessions: HTTP 503", "ngrok had a server error"),
     ("get", err(502, "ERR_NGROK_810", "network"), "Could not get tunnel session ts_abc: HTTP 502 ERR_NGROK_810",
      "ngrok had a server error"),
+    ("list", err(502, None, "Bad Gateway (the response is not an ngrok error: '<html>')", from_ngrok=False),
+     "Could not list tunnel sessions: HTTP 502",
+     "The error came from something between this machine and ngrok (a proxy, a load balancer, a CDN); try again"),
+    ("restart", err(501, None, "Not Implemented", from_ngrok=False), "Could not restart tunnel session ts_abc: HTTP 501",
+     "The server (ngrok, or a proxy in between) does not support this request; check api_url."),
 ])
 def test_explain_hints(action, error, starts, hint):
     text = extras.explain(action, None if action == "list" else "ts_abc", error)
