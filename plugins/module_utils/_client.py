@@ -206,6 +206,7 @@ class NgrokClient:
         self._clock = clock
         self.requests_sent = 0
         self.retry_waits: list[float] = []
+        self._api_key = api_key
         self._headers = {
             "Authorization": "Bearer %s" % api_key,
             "Ngrok-Version": NGROK_API_VERSION,
@@ -256,7 +257,9 @@ class NgrokClient:
                     retried += 1
                     self._wait(retried, None)
                     continue
-                raise NgrokError("No answer from ngrok for %s %s: %s" % (method, display, exc),
+                from ansible_collections.community.ngrok.plugins.module_utils._client_extras import scrub
+                problem = scrub(str(exc), self._api_key)  # it may quote what the server sent
+                raise NgrokError("No answer from ngrok for %s %s: %s" % (method, display, problem),
                                  outcome=OUTCOME_FAILED if idempotent else OUTCOME_UNKNOWN,
                                  attempts=attempt, method=method, path=display) from exc
 
@@ -265,7 +268,7 @@ class NgrokClient:
                 return NgrokResponse(status, response.headers, self._decode_success(method, display, status, raw))
 
             from ansible_collections.community.ngrok.plugins.module_utils._client_extras import decode_error
-            error = decode_error(response, raw, method, display, attempt, body_problem)
+            error = decode_error(response, raw, method, display, attempt, body_problem, self._api_key)
             if status == 429 or error.error_code == RATE_LIMITED_CODE:
                 rate_limited += 1
                 delay = self._delay(rate_limited, response.headers.get("Retry-After"), RATE_LIMIT_BACKOFF_CAP)
@@ -408,7 +411,7 @@ class NgrokClient:
                 return None
             from ansible_collections.community.ngrok.plugins.module_utils._client_extras import snippet
             raise NgrokError("ngrok answered %s %s with HTTP %d but the body is not JSON: %s"
-                             % (method, display, status, snippet(raw)), status_code=None,
+                             % (method, display, status, snippet(raw, secret=self._api_key)), status_code=None,
                              method=method, path=display) from exc
 
     def _wait(self, retry: int, retry_after) -> None:

@@ -30,7 +30,8 @@ from ansible_collections.community.ngrok.plugins.module_utils._client import (
 )
 
 
-def decode_error(response, raw, method, display, attempt, body_problem=None) -> NgrokError:
+def decode_error(response, raw, method, display, attempt, body_problem=None, secret=None) -> NgrokError:
+    """The NgrokError for a non-2xx answer; any text quoted from it is scrubbed of ``secret`` (the API key)."""
     status = response.status_code
     body = None
     try:
@@ -49,10 +50,11 @@ def decode_error(response, raw, method, display, attempt, body_problem=None) -> 
         if body_problem:
             detail = body_problem
         elif raw.strip():
-            detail = "the response is not an ngrok error: %s" % snippet(raw)
+            detail = "the response is not an ngrok error: %s" % snippet(raw, secret=secret)
         else:
             detail = "empty response body"
         api_msg = ("%s (%s)" % (reason, detail) if reason else detail).strip()
+    api_msg = scrub(api_msg, secret)
     operation_id = operation_id or str_or_none(response.headers.get("ngrok-operation-id"))
     error = NgrokError("", status_code=status, error_code=error_code, api_msg=api_msg,
                        operation_id=operation_id, attempts=attempt, method=method, path=display)
@@ -217,12 +219,43 @@ def parse_retry_after(value) -> float | None:
     return seconds
 
 
-def snippet(raw: bytes, size: int = 120) -> str:
-    text = raw[:size * 4].decode("utf-8", "replace")
+def snippet(raw: bytes, size: int = 120, secret=None) -> str:
+    """The start of a body, for a message: whitespace squeezed, ``secret`` scrubbed BEFORE it is cut."""
+    text = scrub(raw[:MAX_SCRUBBED].decode("utf-8", "replace"), secret)
     text = " ".join(text.split())
     if len(text) > size:
         text = text[:size] + "..."
     return repr(text)
+
+
+#: How much of a body snippet() reads (and scrubs) before it cuts its quote.
+MAX_SCRUBBED = 4096
+
+
+def scrub(text, secret, shortest: int = 8):
+    """``text`` with every piece of ``secret`` that is ``shortest`` characters or longer masked.
+
+    A server or a proxy can echo the request back, Authorization header
+    included. Ansible's no_log masking only replaces the whole value, so a
+    quote cut to a few dozen characters could show part of the API key; this
+    catches a piece of it anywhere in the text.
+    """
+    if not secret or not text:
+        return text
+    shortest = min(shortest, len(secret))
+    out = []
+    start = i = 0
+    while i <= len(text) - shortest:
+        if text[i:i + shortest] not in secret:
+            i += 1
+            continue
+        end = i + shortest
+        while end < len(text) and text[i:end + 1] in secret:
+            end += 1
+        out.append(text[start:i] + "********")
+        start = i = end
+    out.append(text[start:])
+    return "".join(out)
 
 
 def str_or_none(value):

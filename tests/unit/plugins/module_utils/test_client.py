@@ -1009,6 +1009,58 @@ def test_snippet(raw, expected):
     assert _client_extras.snippet(raw) == expected
 
 
+@pytest.mark.parametrize("text, secret, expected", [
+    ("no key here", "2xQkEYsecret", "no key here"),
+    ("Bearer 2xQkEYsecret, again 2xQkEYsecret", "2xQkEYsecret", "Bearer ********, again ********"),
+    ("cut: 2xQkEYse", "2xQkEYsecret", "cut: ********"),
+    ("tail: EYsecret'", "2xQkEYsecret", "tail: ********'"),
+    ("too short to tell: 2xQkEYs", "2xQkEYsecret", "too short to tell: 2xQkEYs"),
+    ("abc", "abc", "********"),
+    ("anything", "", "anything"),
+    ("anything", None, "anything"),
+])
+def test_scrub(text, secret, expected):
+    assert _client_extras.scrub(text, secret) == expected
+
+
+def _pieces_of(key, text, shortest=8):
+    return [key[i:i + shortest] for i in range(len(key) - shortest + 1) if key[i:i + shortest] in text]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("answer", [
+    # a JSON echo of the request headers: not an ngrok error, so its start is quoted, cut after 120 characters
+    pytest.param(lambda key: dict(status=401, json={"headers": {"Accept": "application/json", "Accept-Encoding":
+                                                                "identity", "Authorization": "Bearer " + key}}),
+                 id="json-echo-cut-in-the-key"),
+    pytest.param(lambda key: dict(status=400, body="Authorization: Bearer %s\r\n" % key), id="text-echo"),
+    pytest.param(lambda key: dict(status=400, json={"status_code": 400, "msg": "bad key %s" % key[:20]}),
+                 id="ngrok-style-msg-with-part-of-the-key"),
+    pytest.param(lambda key: dict(status=502, body="<html>upstream said: Bearer %s" % key), id="5xx-page"),
+    pytest.param(lambda key: dict(body=_ProtocolError("not an HTTP/1.x status line: %r" % ("Bearer " + key)[:40])),
+                 id="garbled-status-line"),
+])
+def test_no_piece_of_the_api_key_is_quoted_from_an_answer(rsps, make_client, method, answer):
+    key = "ngrokapikey_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+    rsps.add(method, SESSION_URL, **answer(key))
+    with pytest.raises(NgrokError) as info:
+        make_client(api_key=key, retries=0).request(method, "/tunnel_sessions/ts_abc",
+                                                    body={} if method == "POST" else None)
+    error = info.value
+    shown = " ".join(str(value) for value in (error.message, error.describe(), error.as_dict()))
+    assert "********" in shown
+    assert _pieces_of(key, shown) == []
+
+
+def test_an_answer_that_is_not_json_after_a_2xx_get_is_scrubbed_too(rsps, make_client):
+    key = "ngrokapikey_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+    rsps.get(SESSION_URL, status=200, body="echo: Authorization: Bearer " + key)
+    with pytest.raises(NgrokError) as info:
+        make_client(api_key=key).get("/tunnel_sessions/ts_abc")
+    assert "********" in info.value.message
+    assert _pieces_of(key, info.value.message) == []
+
+
 def test_4xx_whose_body_broke_off_says_so(rsps, make_client):
     rsps.post(RESTART_URL, status=400, body=breaking_body())
     with pytest.raises(NgrokError) as info:
