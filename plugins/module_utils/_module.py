@@ -29,7 +29,9 @@ MIN_TIMEOUT = 0.1
 MAX_TIMEOUT = 3600
 MAX_RETRIES = 20
 
-TUNNEL_SESSION_ID_RE = re.compile(r"ts_[0-9A-Za-z]+")  # used with fullmatch: no trailing newline
+#: ts_ and 27 letters and digits (a KSUID), as in every ID ngrok shows; used with fullmatch (no trailing newline).
+TUNNEL_SESSION_ID_RE = re.compile(r"ts_[0-9A-Za-z]{27}")
+_ID_CHARS_RE = re.compile(r"ts_[0-9A-Za-z]+")
 _OTHER_PREFIX_RE = re.compile(r"([a-z]{1,8})_[0-9A-Za-z]+")
 
 
@@ -124,11 +126,14 @@ def check_tunnel_session_id(value, option: str = "id") -> str:
     if TUNNEL_SESSION_ID_RE.fullmatch(value):
         return value
     shown = value if len(value) <= 64 else value[:64] + "..."
+    if _ID_CHARS_RE.fullmatch(value):
+        raise ValueError("%s %r is not a tunnel session ID: after 'ts_' it must have 27 letters and digits, not %d "
+                         "(was it cut short or pasted twice?)" % (option, shown, len(value) - 3))
     other = _OTHER_PREFIX_RE.fullmatch(value)
     if other:
         raise ValueError("%s %r is not a tunnel session ID: it has the prefix %r of another kind of ngrok resource. "
                          "A tunnel session ID starts with 'ts_'" % (option, shown, other.group(1) + "_"))
-    raise ValueError("%s %r is not a tunnel session ID: it must be 'ts_' followed by letters and digits only, "
+    raise ValueError("%s %r is not a tunnel session ID: it must be 'ts_' followed by 27 letters and digits only, "
                      "such as ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v" % (option, shown))
 
 

@@ -44,11 +44,14 @@ options:
       - A CEL expression evaluated by ngrok over each session's C(id), C(metadata), C(agent_version), C(ip), C(os),
         C(region), C(started_at) and C(credential), for example C(obj.os == "linux" && obj.region == "eu").
       - ANDed with O(metadata) when both are given.
+      - Strings compare letter by letter, so C(obj.agent_version < "3.20") is not a version comparison (it is false
+        for C(3.5.0)); filter versions on the controller instead, with the C(version) test (see the examples).
       - An expression that ngrok cannot parse fails with ngrok's ERR_NGROK_250 message.
     type: str
   max_results:
     description:
-      - Stop after this many sessions (newest first). Unset means all of them.
+      - Stop after this many sessions (newest first), between V(1) and V(1000000). Unset means all of them.
+      - Not used with O(id), which reads one session.
     type: int
 notes:
   - Each page of up to 100 sessions is one API request; reading one session by O(id) is one request.
@@ -76,12 +79,22 @@ EXAMPLES = r"""
   delegate_to: localhost
   when: agent.tunnel_sessions | length == 1
 
-- name: All Linux agents in Europe that are older than 3.20
+- name: All Linux agents in Europe
   community.ngrok.ngrok_tunnel_session_info:
     api_key: "{{ vault_ngrok_api_key }}"
-    filter: obj.os == "linux" && obj.region == "eu" && obj.agent_version < "3.20"
+    filter: obj.os == "linux" && obj.region == "eu"
   delegate_to: localhost
-  register: old_agents
+  register: eu_linux
+
+# CEL compares strings letter by letter ("3.5.0" > "3.20"), so versions are compared here instead.
+- name: Update those older than 3.20
+  community.ngrok.ngrok_tunnel_session_update:
+    id: "{{ item.id }}"
+    api_key: "{{ vault_ngrok_api_key }}"
+  delegate_to: localhost
+  loop: "{{ eu_linux.tunnel_sessions | selectattr('agent_version', 'version', '3.20', '<') | list }}"
+  loop_control:
+    label: "{{ item.id }} ({{ item.agent_version }})"
 
 - name: Is this session still connected?
   community.ngrok.ngrok_tunnel_session_info:

@@ -164,16 +164,27 @@ def test_check_api_key_refuses_without_showing_it(value, message):
 
 # -- tunnel session IDs -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value", ["ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v", "ts_32ELGMEqDFAlN8JoGk7mAGg7z6B", "ts_a", "ts_0"])
+@pytest.mark.parametrize("value", ["ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v", "ts_32ELGMEqDFAlN8JoGk7mAGg7z6B", "ts_" + "0" * 27])
 def test_check_tunnel_session_id_accepts(value):
     assert check_tunnel_session_id(value) == value
+
+
+@pytest.mark.parametrize("value, length", [("ts_a", 1), ("ts_2hSHyTSIzoxrVOR0vRgfnBDNs4", 26),
+                                           ("ts_2hSHyTSIzoxrVOR0vRgfnBDNs4vX", 28),
+                                           ("ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v2hSHyTSIzoxrVOR0vRgfnBDNs4v", 54)])
+def test_a_tunnel_session_id_of_the_wrong_length_is_refused(value, length):
+    # ngrok's IDs are KSUIDs: 27 characters. A cut or doubled ID would be sent, and read as "not connected".
+    with pytest.raises(ValueError) as info:
+        check_tunnel_session_id(value)
+    assert "after 'ts_' it must have 27 letters and digits, not %d (was it cut short or pasted twice?)" % length \
+        in str(info.value)
 
 
 @pytest.mark.parametrize("value, message", [
     ("", "id must be a tunnel session ID such as ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v; got an empty value"),
     (None, "got an empty value"),
-    ("ts_", "it must be 'ts_' followed by letters and digits only"),
-    ("ts", "it must be 'ts_' followed by letters and digits only"),
+    ("ts_", "it must be 'ts_' followed by 27 letters and digits only"),
+    ("ts", "it must be 'ts_' followed by 27 letters and digits only"),
     ("ts_abc def", "it must be 'ts_' followed"),
     (" ts_abc", "it must be 'ts_' followed"),
     ("ts_abc ", "it must be 'ts_' followed"),

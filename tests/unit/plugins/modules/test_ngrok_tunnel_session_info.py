@@ -191,7 +191,7 @@ def test_check_mode_still_reads(rsps):
     ({"max_results": -1}, "max_results must be between 1 and 1000000; got -1"),
     ({"max_results": 1000001}, "max_results must be between 1 and 1000000; got 1000001"),
     ({"id": ""}, "got an empty value"),
-    ({"id": "ts_"}, "it must be 'ts_' followed by letters and digits only"),
+    ({"id": "ts_"}, "it must be 'ts_' followed by 27 letters and digits only"),
     ({"id": "ts_a b"}, "it must be 'ts_' followed"),
     ({"id": "ts_a/../x"}, "it must be 'ts_' followed"),
     ({"id": "ts_a?x"}, "it must be 'ts_' followed"),

@@ -91,7 +91,7 @@ def test_action_with_key_from_environment(rsps, monkeypatch, main, action):
 
 BAD_IDS = [
     ("", "got an empty value"),
-    ("ts_", "it must be 'ts_' followed by letters and digits only"),
+    ("ts_", "it must be 'ts_' followed by 27 letters and digits only"),
     ("ts_abc def", "it must be 'ts_' followed"),
     ("ts_abc/../../credentials", "it must be 'ts_' followed"),
     ("ts_abc/stop", "it must be 'ts_' followed"),
