@@ -42,7 +42,9 @@ DEFAULT_AGENT_VERSION = "3.20.0"
 DEFAULT_UPDATE_TO = "3.21.0"
 MAX_LIMIT = 100
 MAX_BODY = 10 * 1024 * 1024
-MAX_FILTER_LEN = 4096
+#: A guard against runaway input, not ngrok's: ngrok documents no filter length, and a lookup of the
+#: longest metadata (4096 characters, each escaped to up to 6) must pass.
+MAX_FILTER_LEN = 65536
 MAX_LOG_ENTRIES = 100000
 BIG_BODY_DEFAULT = 10 * 1024 * 1024
 

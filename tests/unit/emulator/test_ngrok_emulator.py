@@ -183,6 +183,16 @@ def test_cel_bad_escapes_are_invalid(literal):
         ngrok_emulator.compile_filter("obj.metadata == " + literal)
 
 
+def test_a_filter_for_the_longest_metadata_is_accepted():
+    # Metadata may have 4096 characters; escaped in a CEL literal it grows far past 4096.
+    metadata = '"\\\x01m' * 1024
+    literal = '"' + metadata.replace("\\", "\\\\").replace('"', '\\"').replace("\x01", "\\u0001") + '"'
+    assert len(metadata) == 4096 and len(literal) > 11000
+    expression = 'obj.os == "linux" && obj.metadata == ' + literal
+    assert ngrok_emulator.compile_filter(expression)({"metadata": metadata, "os": "linux"})
+    assert not ngrok_emulator.compile_filter(expression)({"metadata": metadata[:-1], "os": "linux"})
+
+
 def test_compile_filter_directly():
     view = {"id": "ts_x", "metadata": "a", "agent_version": "3", "ip": "1", "os": "linux", "region": "us",
             "started_at": ngrok_emulator._StartedAt(  # pylint: disable=protected-access
