@@ -48,7 +48,7 @@ options:
       - How many times a request is retried, between V(0) and V(20), when that is safe. Rate limiting does not count
         here; see O(rate_limit_timeout).
       - Retried for every request, with exponential backoff (1, 2, 4... seconds, at most 30) and random jitter
-        (honouring a C(Retry-After) header), after ERR_NGROK_225 (too many concurrent requests), an HTTP 503 that is
+        (honouring a C(Retry-After) header, up to 60 seconds), after ERR_NGROK_225 (too many concurrent requests), an HTTP 503 that is
         ngrok's own error answer, and connections that could not be opened (refused, DNS failure, connect timeout),
         because ngrok did not act on those.
       - Retried for reads (GET) only, after any other HTTP 5xx answer except 501 and 505, read timeouts and dropped
@@ -65,7 +65,7 @@ options:
       - The longest time, in seconds between V(0) and V(3600), that one request waits out ngrok's rate limit (HTTP 429,
         ERR_NGROK_226) in total before the module fails.
       - ngrok allows 120 requests per rolling 60 seconds per account by default. A rate-limited request is sent again
-        after C(Retry-After) seconds when ngrok sends that header, otherwise after a random wait of up to 1, 2, then at
+        after C(Retry-After) seconds (at most 60) when ngrok sends that header, otherwise after a random wait of up to 1, 2, then at
         most 4 seconds, so that the forks of a play spread out instead of retrying in lockstep and a slot that frees
         is taken soon. Rate-limited requests were not acted on, so POSTs are retried too.
       - The default, two of ngrok's windows, lets a fleet-wide play finish under the limit; V(0) fails at the first

@@ -265,7 +265,7 @@ class NgrokClient:
 
             status = response.status_code
             if 200 <= status < 300:
-                return NgrokResponse(status, response.headers, self._decode_success(method, display, status, raw))
+                return NgrokResponse(status, response.headers, self._decode_success(method, display, response, raw))
 
             from ansible_collections.community.ngrok.plugins.module_utils._client_extras import decode_error
             error = decode_error(response, raw, method, display, attempt, body_problem, self._api_key)
@@ -400,7 +400,7 @@ class NgrokClient:
             raise _MaybeSent("the response body broke off (%s)" % _reason(exc)) from exc
         return b"".join(chunks)
 
-    def _decode_success(self, method, display, status, raw):
+    def _decode_success(self, method, display, response, raw):
         if not raw.strip():
             return None
         try:
@@ -409,10 +409,9 @@ class NgrokClient:
             if method != "GET":
                 # A POST that ngrok answered with 2xx happened; its body does not matter.
                 return None
-            from ansible_collections.community.ngrok.plugins.module_utils._client_extras import snippet
-            raise NgrokError("ngrok answered %s %s with HTTP %d but the body is not JSON: %s"
-                             % (method, display, status, snippet(raw, secret=self._api_key)), status_code=None,
-                             method=method, path=display) from exc
+            from ansible_collections.community.ngrok.plugins.module_utils._client_extras import snippet, unusable_answer
+            raise unusable_answer(response, method, display,
+                                  "the body is not JSON: %s" % snippet(raw, secret=self._api_key)) from exc
 
     def _wait(self, retry: int, retry_after) -> None:
         self._pause(self._delay(retry, retry_after, BACKOFF_CAP))

@@ -66,6 +66,13 @@ def decode_error(response, raw, method, display, attempt, body_problem=None, sec
     return error
 
 
+def unusable_answer(response, method, display, problem) -> NgrokError:
+    """A 2xx answer that cannot be used: a failure that still gives its status and ngrok's operation ID."""
+    return NgrokError("ngrok answered %s %s with HTTP %d but %s" % (method, display, response.status_code, problem),
+                      status_code=response.status_code, api_msg=problem,
+                      operation_id=str_or_none(response.headers.get("ngrok-operation-id")), method=method, path=display)
+
+
 def paginate(client, path: str, key: str, params: dict | None = None, max_items: int | None = None):
     """Yield the items of a list endpoint, following ``next_page_uri``.
 
@@ -80,10 +87,10 @@ def paginate(client, path: str, key: str, params: dict | None = None, max_items:
     count = 0
     while url:
         seen.add(url)
-        page = client.request("GET", url).data
+        response = client.request("GET", url)
+        page = response.data
         if not isinstance(page, dict) or not isinstance(page.get(key), list):
-            raise NgrokError("Unexpected answer from %s: no %r list in the response" % (client._display(url), key),
-                             method="GET", path=client._display(url))
+            raise unusable_answer(response, "GET", client._display(url), "there is no %r list in it" % key)
         for item in page[key]:
             yield item
             count += 1

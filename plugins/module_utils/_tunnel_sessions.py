@@ -66,15 +66,16 @@ def session_path(session_id: str, action: str | None = None) -> str:
 def get_session(client, session_id: str) -> dict | None:
     """The session, or None when ngrok answers 404."""
     try:
-        data = client.get(session_path(session_id)).data
+        response = client.get(session_path(session_id))
     except NgrokError as exc:
         if exc.status_code == 404 and exc.from_ngrok:
             return None
         raise
+    data = response.data
     if not isinstance(data, dict) or not data.get("id"):
-        raise NgrokError("Unexpected answer to GET %s: not a tunnel session (%s)"
-                         % (session_path(session_id), "empty body" if data is None else type(data).__name__),
-                         method="GET", path=session_path(session_id))
+        from ansible_collections.community.ngrok.plugins.module_utils._client_extras import unusable_answer
+        raise unusable_answer(response, "GET", session_path(session_id), "it is not a tunnel session (%s)"
+                              % ("empty body" if data is None else type(data).__name__))
     return data
 
 

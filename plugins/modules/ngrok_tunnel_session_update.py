@@ -77,7 +77,7 @@ EXAMPLES = r"""
 RETURN = r"""
 tunnel_session_id:
   description: The ID of the tunnel session that was updated (or would be, in check mode).
-  returned: always
+  returned: always, except when the module fails on its options (before any request)
   type: str
   sample: ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v
 tunnel_session:

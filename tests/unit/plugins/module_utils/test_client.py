@@ -218,7 +218,7 @@ def test_get_with_non_json_2xx_is_an_error_and_not_retried(rsps, make_client, bo
     with pytest.raises(NgrokError) as info:
         client.get("/tunnel_sessions/ts_abc")
     error = info.value
-    assert error.status_code is None
+    assert error.status_code == 200  # an answer arrived: api_error says which
     assert error.outcome == "failed"
     assert "ngrok answered GET /tunnel_sessions/ts_abc with HTTP 200 but the body is not JSON" in error.message
     if shown:
@@ -956,10 +956,13 @@ def test_paginate_loop_back_to_the_first_page(rsps, make_client):
 
 @pytest.mark.parametrize("page", [{"other": []}, {"tunnel_sessions": None}, {"tunnel_sessions": {}}, [1], None])
 def test_paginate_unexpected_page(rsps, make_client, page):
-    rsps.get(LIST_URL, body=json.dumps(page) if page is not None else b"")
+    rsps.get(LIST_URL, body=json.dumps(page) if page is not None else b"", headers={"ngrok-operation-id": "op_7"})
     with pytest.raises(NgrokError) as info:
         list(make_client().paginate("/tunnel_sessions", "tunnel_sessions"))
-    assert info.value.message == "Unexpected answer from /tunnel_sessions: no 'tunnel_sessions' list in the response"
+    assert info.value.message == ("ngrok answered GET /tunnel_sessions with HTTP 200 but there is no 'tunnel_sessions' "
+                                  "list in it")
+    assert info.value.as_dict() == {"status_code": 200, "error_code": None, "msg": "there is no 'tunnel_sessions' list in it",
+                                    "operation_id": "op_7", "outcome": "failed", "attempts": 1}
 
 
 def test_paginate_errors_propagate(rsps, make_client):
