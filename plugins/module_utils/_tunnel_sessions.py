@@ -133,7 +133,8 @@ class TunnelSessionAction:
             session = get_session(self.module.client, self.session_id)
         except NgrokError as exc:
             from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions_extras import explain
-            self.module.fail(explain(self.action, self.session_id, exc), exc, **result)
+            self.module.fail("%s The %s request was not sent." % (explain("get", self.session_id, exc), self.action),
+                             exc, **result)
         if session is None:
             self.module.fail("Tunnel session %s does not exist: no agent is connected with that session ID. A tunnel "
                              "session ID changes every time its agent restarts or reconnects; look the current ID up "

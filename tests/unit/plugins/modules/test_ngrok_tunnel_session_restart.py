@@ -324,7 +324,9 @@ def test_check_mode_missing_session_fails(rsps, main, action):
 def test_check_mode_read_error(rsps, main, action):
     rsps.get(SESSION_URL, status=401, json=ngrok_error(401, "bad key", "ERR_NGROK_203"))
     result = run_module_fail(main, {"id": OLD_ID, "_ansible_check_mode": True})
-    assert result["msg"].startswith("Could not %s tunnel session %s: HTTP 401 ERR_NGROK_203" % (action, OLD_ID))
+    # the failed request is the read, so the message says so, and that the action was not sent
+    assert result["msg"].startswith("Could not get tunnel session %s: HTTP 401 ERR_NGROK_203" % OLD_ID)
+    assert result["msg"].endswith("The %s request was not sent." % action)
     assert result["api_error"]["status_code"] == 401
     assert len(rsps.calls) == 1
 
