@@ -21,11 +21,12 @@ description:
   - ngrok cannot restart agents on Windows remotely; use M(community.ngrok.ngrok_tunnel_session_stop) and let the
     service manager start the agent again.
   - If the outcome of the restart request is unknown (an HTTP 5xx answer such as 500, 502, 504 or a proxy's 503,
-    ERR_NGROK_810, a read timeout, a dropped connection; see O(retries)), the request is B(never) sent again. Instead the module reads the session after 1, 3 and 7 seconds
-    (three C(GET)s at most). A restart that took effect makes the session ID disappear, so if it is gone the module
-    succeeds with RV(ignore:changed=true) and a warning that says how this was concluded. If it is still there, the
-    module fails and says the outcome is unknown. The race in that rule is an agent that takes more than 7 seconds
-    to drop its session, which is reported as unknown although the restart will still happen.
+    ERR_NGROK_810, a read timeout, a dropped connection; see O(retries)), the request is B(never) sent again. Instead
+    the module reads the session after 1, 3 and 7 seconds (three C(GET)s at most). A restart that took effect makes
+    the session ID disappear, so if it is gone the module succeeds with RV(ignore:changed=true) and a warning that
+    says how this was concluded. If it is still there, the module fails and says the outcome is unknown. The race in
+    that rule is an agent that takes more than 7 seconds to drop its session, which is reported as unknown although
+    the restart will still happen.
 author:
   - community.ngrok developers (@ansible-collections)
 extends_documentation_fragment:

@@ -236,6 +236,7 @@ class FakeConnection:
         self.sock: FakeSocket | None = None
         self.closed = False
         self._request: Request | None = None
+        self.deadline = None  # (deadline, clock) that getresponse() was given
 
     def connect(self) -> None:
         fault = self._fake.next_connect_fault()
