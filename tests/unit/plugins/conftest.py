@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+
 import pytest
 
 from ansible_collections.community.ngrok.plugins.module_utils import _client
@@ -13,8 +16,31 @@ from ansible_collections.community.ngrok.plugins.module_utils import _tunnel_ses
 from ansible_collections.community.ngrok.tests.unit.plugins.fakehttp import FakeHTTP
 from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import API_KEY
 
+#: A safety net, not a speed check: a test that runs this long has hung (a missing timeout, a loop
+#: that never ends), and fails instead of holding the whole run.
+HANG_SECONDS = 60
+
 PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY",
                    "http_proxy", "HTTP_PROXY")
+
+
+@pytest.fixture(autouse=True)
+def fail_on_hang():
+    if not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def hung(signum, frame):
+        # pytest.fail raises a BaseException: not a TimeoutError, which the client would take for its own timeout
+        pytest.fail("the test has run for %d seconds: it hangs" % HANG_SECONDS, pytrace=True)
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(HANG_SECONDS)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(autouse=True)

@@ -782,6 +782,17 @@ def test_post_502_without_a_definite_code_stays_unknown(rsps, make_client, code)
     assert len(rsps.calls) == 1
 
 
+@pytest.mark.parametrize("status", [400, 404, 501, 505])
+def test_a_definite_failure_whose_body_broke_off_stays_definite(rsps, make_client, status):
+    # The status line says the request was not acted upon; only the explanation is lost.
+    rsps.post(RESTART_URL, status=status, body=breaking_body())
+    with pytest.raises(NgrokError) as info:
+        make_client(retries=3).post("/tunnel_sessions/ts_abc/restart")
+    assert (info.value.outcome, info.value.status_code) == ("failed", status)
+    assert "the response body broke off" in info.value.api_msg
+    assert len(rsps.calls) == 1
+
+
 def test_body_breaking_off_after_post_502_stays_unknown(rsps, make_client):
     rsps.post(RESTART_URL, status=502, body=breaking_body())
     client = make_client()
@@ -1109,13 +1120,16 @@ def test_plain_http_is_never_proxied():
     assert _client_extras.proxy_for("http", "127.0.0.1", 8080, environ) is None
 
 
-@pytest.mark.parametrize("url", ["socks5://proxy:1080", "https://proxy:443", "http://proxy:notaport", "http://:3128"])
+@pytest.mark.parametrize("url", ["socks5://proxy:1080", "https://proxy:443", "http://proxy:notaport", "http://:3128",
+                                 "socks5://user:s3cret@proxy:1080", "http://user:s3cret@proxy:notaport",
+                                 "https://user:s3cret@proxy:443"])
 def test_unsupported_proxy_fails_clearly_before_anything_is_sent(rsps, make_client, monkeypatch, url):
     monkeypatch.setenv("https_proxy", url)
     client = make_client(retries=3)
     with pytest.raises(NgrokError) as info:
         client.get("/tunnel_sessions/ts_abc")
     assert "only http:// proxies" in info.value.message
+    assert "s3cret" not in repr(info.value) and "s3cret" not in str(info.value.as_dict())
     assert rsps.connections == []
 
 

@@ -16,6 +16,7 @@ proxy.
 from __future__ import annotations
 
 import http.server
+import io
 import json
 import os
 import shutil
@@ -23,7 +24,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
@@ -317,25 +317,27 @@ def test_broken_answers_are_lost_answers(raw_server, answer, reason):
     assert len(srv.received) == 2  # a GET is retried
 
 
-class _TrickleServer(_LoopbackServer):
-    """Reads a request, then sends ``pieces`` one by one, ``pause`` seconds apart, and closes."""
+class _ScriptedSocket:
+    """A socket whose every recv_into returns the next piece; it records the timeouts it is given."""
 
-    def __init__(self, pieces, pause):
-        self.pieces = pieces
-        self.pause = pause
-        super().__init__()
-        self.url = "http://127.0.0.1:%d" % self.port
+    def __init__(self, pieces):
+        self.pieces = list(pieces)
+        self.timeouts = []
 
-    def serve(self, conn):
-        with conn:
-            _recv_head(conn)
-            for piece in self.pieces:
-                conn.sendall(piece)
-                time.sleep(self.pause)
+    def settimeout(self, value):
+        self.timeouts.append(value)
+
+    def recv_into(self, buffer):
+        piece = self.pieces.pop(0) if self.pieces else b""
+        buffer[:len(piece)] = piece
+        return len(piece)
+
+    def close(self):
+        pass
 
 
 class _StepClock:
-    """A clock that moves ``step`` seconds at every reading (the client's deadline, without real waits)."""
+    """A clock that moves ``step`` seconds at every reading."""
 
     def __init__(self, step):
         self.now = 0.0
@@ -346,31 +348,88 @@ class _StepClock:
         return self.now
 
 
-@pytest.mark.parametrize("pieces", [
+def _connection_over(pieces):
+    conn = _client._Connection("http", "127.0.0.1", 80, 10, True, None)
+    conn.sock = _ScriptedSocket(pieces)
+    conn._method = "GET"  # pylint: disable=protected-access
+    return conn
+
+
+def test_every_read_of_the_answer_waits_only_for_the_time_left():
+    # deadline 10; the clock reads 1, 2, 3...: each read gets what is left of the 10 s, never a fresh timeout
+    conn = _connection_over([b"HTTP/1.1 200 OK\r\n", b"Content-Length: 2\r\n", b"\r\n", b"{}"])
+    response = conn.getresponse(10.0, _StepClock(1.0))
+    assert (response.status, response.read1(), response.read1()) == (200, b"{}", b"")
+    assert conn.sock.timeouts == [9.0, 8.0, 7.0, 6.0]
+
+
+@pytest.mark.parametrize("pieces, done", [
     pytest.param([b"HTTP/1.1 200 OK\r\n", b"X-A: 1\r\n", b"X-B: 2\r\n", b"Content-Length: 2\r\n", b"\r\n{}"],
-                 id="trickling-head"),
-    pytest.param([b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n", b"[", b"1", b"2", b"]"], id="trickling-body"),
+                 "head", id="trickling-head"),
+    pytest.param([b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n", b"[", b"1", b"2", b"]"], "body",
+                 id="trickling-body"),
 ])
-def test_the_whole_answer_must_arrive_within_timeout(pieces):
-    # Each piece comes well within the socket timeout, but the clock moves 4 s per read: the third read is
-    # past the 10 s deadline set when the request was sent, so the answer is abandoned.
-    srv = _TrickleServer(pieces, pause=0.2)
+def test_an_answer_that_trickles_past_the_deadline_times_out(pieces, done):
+    # Each piece arrives at once, but the clock moves 4 s per read: the third read is past the 10 s deadline.
+    conn = _connection_over(pieces)
+    clock = _StepClock(4.0)
+    with pytest.raises(socket.timeout):
+        response = conn.getresponse(10.0, clock)
+        assert done == "body"  # the head came within the deadline
+        while response.read1():
+            pass
+    assert conn.sock.timeouts == [6.0, 2.0]
+
+
+def test_a_trickling_answer_fails_the_request_as_a_timeout(monkeypatch):
+    conn = _connection_over([b"HTTP/1.1 200 OK\r\n", b"X-A: 1\r\n", b"X-B: 2\r\n", b"\r\n"])
+    monkeypatch.setattr(conn, "connect", lambda: None)
+    monkeypatch.setattr(conn, "request", lambda *args, **kwargs: None)
+    monkeypatch.setattr(_client, "_connection", lambda *args: conn)
+    with pytest.raises(NgrokError) as info:
+        _client_for("http://127.0.0.1:9", timeout=10, clock=_StepClock(4.0)).get("/tunnel_sessions/ts_1")
+    assert info.value.message == "No answer from ngrok for GET /tunnel_sessions/ts_1: no response within 10 seconds (timeout)"
+
+
+def test_a_folded_header_is_joined_with_a_space():
+    status, reason, headers = _client._read_head(io.BytesIO(b"HTTP/1.1 200 OK\r\nX-Long: a\r\n  b\r\n\tc\r\nX-Next: d\r\n\r\n"))
+    assert (status, reason, headers.get("x-long"), headers.get("X-NEXT")) == (200, "OK", "a b c", "d")
+
+
+class _SilentServer(_LoopbackServer):
+    """Accepts connections and never sends a byte (a stalled TLS handshake, or a proxy that never answers)."""
+
+    def __init__(self):
+        self.held = []
+        super().__init__()
+
+    def serve(self, conn):
+        self.held.append(conn)
+
+
+def test_a_stalled_tls_handshake_times_out_as_not_connected():
+    srv = _SilentServer()
     try:
-        client = _client_for(srv.url, timeout=10, clock=_StepClock(4.0))
+        client = _client_for("https://127.0.0.1:%d" % srv.port, timeout=0.5)
         with pytest.raises(NgrokError) as info:
-            client.get("/tunnel_sessions/ts_1")
+            client.post("/restart")
     finally:
         srv.close()
-    assert info.value.message.startswith("No answer from ngrok for GET /tunnel_sessions/ts_1: ")
-    assert "within 10 seconds" in info.value.message
+    assert info.value.message == "Could not connect to https://127.0.0.1:%d: no connection within 0.5 seconds (timeout)" \
+        % srv.port
+    assert info.value.outcome == "failed"
 
 
-def test_an_answer_within_timeout_is_read(raw_server):
-    srv = _TrickleServer([b"HTTP/1.1 200 OK\r\n", b"Content-Length: 2\r\n\r\n", b"{}"], pause=0.05)
+def test_a_proxy_that_never_answers_times_out_as_not_connected(monkeypatch):
+    srv = _SilentServer()
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:%d" % srv.port)
     try:
-        assert _client_for(srv.url, timeout=10, clock=_StepClock(1.0)).get("/x").data == {}
+        with pytest.raises(NgrokError) as info:
+            _client_for("https://api.ngrok.com", timeout=0.5).post("/restart")
     finally:
         srv.close()
+    assert info.value.message == "Could not connect to https://api.ngrok.com: no connection within 0.5 seconds (timeout)"
+    assert info.value.outcome == "failed"
 
 
 def test_a_post_whose_answer_is_garbled_is_sent_once(raw_server):
