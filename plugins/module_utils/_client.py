@@ -458,9 +458,9 @@ def _connection(scheme: str, host: str, port: int, timeout: float, validate_cert
 class _Connection:
     """One HTTP/1.1 exchange on one socket (``Connection: close``), over TLS for https.
 
-    The same small interface as ``http.client``'s connections: ``connect()``
-    (TCP, the proxy's CONNECT tunnel, the TLS handshake), ``request()``,
-    ``getresponse()``, ``sock`` and ``close()``.
+    Close to ``http.client``'s connections: ``connect()`` (TCP, the proxy's
+    CONNECT tunnel, the TLS handshake), ``request()``, ``getresponse(deadline,
+    clock)`` (every read of the answer ends by ``deadline``) and ``close()``.
     """
 
     def __init__(self, scheme: str, host: str, port: int, timeout: float, validate_certs: bool, proxy) -> None:

@@ -281,3 +281,18 @@ class FakeResponse:
     def read1(self, size=-1) -> bytes:
         read1 = getattr(self._body, "read1", None)
         return read1(size) if read1 is not None else self._body.read(size)
+
+
+class StepClock:
+    """A clock for ``NgrokClient(clock=...)``: it reads 0 first, then jumps ``step`` seconds at every reading."""
+
+    def __init__(self, step):
+        self.now = 0.0
+        self.step = step
+        self.readings = 0
+
+    def __call__(self):
+        self.readings += 1
+        value = self.now
+        self.now += self.step
+        return value

@@ -33,6 +33,7 @@ from ansible_collections.community.ngrok.tests.unit.plugins.fakehttp import (
     read_timeout,
     refused,
     reset_after_send,
+    StepClock,
     tls_failure,
     tunnel_refused,
 )
@@ -653,21 +654,6 @@ def test_post_2xx_with_oversized_body_still_succeeded(rsps, make_client):
     assert response.status_code == 200
     assert response.data is None
     assert len(rsps.calls) == 1
-
-
-class StepClock:
-    """A clock that jumps ``step`` seconds at every reading."""
-
-    def __init__(self, step):
-        self.now = 0.0
-        self.step = step
-        self.readings = 0
-
-    def __call__(self):
-        self.readings += 1
-        value = self.now
-        self.now += self.step
-        return value
 
 
 def test_slow_body_deadline_on_get(rsps, make_client):

@@ -29,6 +29,7 @@ import pytest
 
 from ansible_collections.community.ngrok.plugins.module_utils import _client, _client_extras
 from ansible_collections.community.ngrok.plugins.module_utils._client import NgrokClient, NgrokError
+from ansible_collections.community.ngrok.tests.unit.plugins.fakehttp import StepClock
 
 #: conftest.py lets this module open real connections (to the servers below, on 127.0.0.1).
 REAL_SOCKETS = True
@@ -336,18 +337,6 @@ class _ScriptedSocket:
         pass
 
 
-class _StepClock:
-    """A clock that moves ``step`` seconds at every reading."""
-
-    def __init__(self, step):
-        self.now = 0.0
-        self.step = step
-
-    def __call__(self):
-        self.now += self.step
-        return self.now
-
-
 def _connection_over(pieces):
     conn = _client._Connection("http", "127.0.0.1", 80, 10, True, None)
     conn.sock = _ScriptedSocket(pieces)
@@ -356,9 +345,9 @@ def _connection_over(pieces):
 
 
 def test_every_read_of_the_answer_waits_only_for_the_time_left():
-    # deadline 10; the clock reads 1, 2, 3...: each read gets what is left of the 10 s, never a fresh timeout
+    # deadline 9; the clock reads 0, 1, 2...: each read gets what is left of the 9 s, never a fresh timeout
     conn = _connection_over([b"HTTP/1.1 200 OK\r\n", b"Content-Length: 2\r\n", b"\r\n", b"{}"])
-    response = conn.getresponse(10.0, _StepClock(1.0))
+    response = conn.getresponse(9.0, StepClock(1.0))
     assert (response.status, response.read1(), response.read1()) == (200, b"{}", b"")
     assert conn.sock.timeouts == [9.0, 8.0, 7.0, 6.0]
 
@@ -370,11 +359,11 @@ def test_every_read_of_the_answer_waits_only_for_the_time_left():
                  id="trickling-body"),
 ])
 def test_an_answer_that_trickles_past_the_deadline_times_out(pieces, done):
-    # Each piece arrives at once, but the clock moves 4 s per read: the third read is past the 10 s deadline.
+    # Each piece arrives at once, but the clock moves 4 s per read (0, 4, 8): the third read is past the 6 s deadline.
     conn = _connection_over(pieces)
-    clock = _StepClock(4.0)
+    clock = StepClock(4.0)
     with pytest.raises(socket.timeout):
-        response = conn.getresponse(10.0, clock)
+        response = conn.getresponse(6.0, clock)
         assert done == "body"  # the head came within the deadline
         while response.read1():
             pass
@@ -387,7 +376,7 @@ def test_a_trickling_answer_fails_the_request_as_a_timeout(monkeypatch):
     monkeypatch.setattr(conn, "request", lambda *args, **kwargs: None)
     monkeypatch.setattr(_client, "_connection", lambda *args: conn)
     with pytest.raises(NgrokError) as info:
-        _client_for("http://127.0.0.1:9", timeout=10, clock=_StepClock(4.0)).get("/tunnel_sessions/ts_1")
+        _client_for("http://127.0.0.1:9", timeout=10, clock=StepClock(4.0)).get("/tunnel_sessions/ts_1")
     assert info.value.message == "No answer from ngrok for GET /tunnel_sessions/ts_1: no response within 10 seconds (timeout)"
 
 
