@@ -272,6 +272,20 @@ def test_the_request_on_the_wire(raw_server):
 
 
 @pytest.mark.parametrize("answer", [
+    pytest.param(b"HTTP/1.1 204 No Content\r\nContent-Length: 17\r\n\r\n{\"not\": \"a body\"}", id="with-length"),
+    pytest.param(b"HTTP/1.1 204 No Content\r\nContent-Type: application/json\r\n\r\n{\"not\": \"a body\"}",
+                 id="until-close"),
+    pytest.param(b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\nzz-not-a-chunk\r\n", id="chunked"),
+])
+def test_a_204_has_no_body_whatever_follows_it(raw_server, answer):
+    # RFC 9110: a 204 ends with its header section; anything after it is not its body.
+    srv = raw_server(answer)
+    response = _client_for(srv.url).post("/tunnel_sessions/ts_1/restart")
+    assert (response.status_code, response.data) == (204, None)
+    assert len(srv.received) == 1
+
+
+@pytest.mark.parametrize("answer", [
     pytest.param(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{"id": "ts_1"}', id="body-until-close"),
     pytest.param(b'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\n{"id": "ts_1"}',
                  id="interim-100-first"),
