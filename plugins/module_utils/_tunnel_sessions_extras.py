@@ -105,8 +105,9 @@ def explain(action: str, session_id: str | None, error: NgrokError) -> str:
     target = "tunnel session %s" % session_id if session_id else "tunnel sessions"
     if error.unknown_outcome:
         if action == "update":
-            check = ("an update leaves the session in place, so look at the agent's version "
-                     "(community.ngrok.ngrok_tunnel_session_info) before updating again")
+            check = ("an update leaves the session in place, and the agent runs the new version only once restarted, so "
+                     "reading cannot tell; sending it again is safe, as ngrok refuses an update while the agent is "
+                     "updating or waiting for its restart")
         else:
             check = ("check with community.ngrok.ngrok_tunnel_session_info before sending it again (after a %s the old "
                      "session ID is gone)" % action)

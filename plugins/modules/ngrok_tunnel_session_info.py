@@ -46,6 +46,9 @@ options:
       - ANDed with O(metadata) when both are given.
       - Strings compare letter by letter, so C(obj.agent_version < "3.20") is not a version comparison (it is false
         for C(3.5.0)); filter versions on the controller instead, with the C(version) test (see the examples).
+      - C(started_at) is a timestamp, compared with another one, as in
+        C(obj.started_at < timestamp("2025-10-31T09:23:45Z")); C(credential) is an object, filtered on its ID, as in
+        C(obj.credential.id == "cr_...").
       - An expression that ngrok cannot parse fails with ngrok's ERR_NGROK_250 message.
     type: str
   max_results:

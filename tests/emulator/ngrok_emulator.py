@@ -40,6 +40,10 @@ API_VERSION = "2"
 DEFAULT_API_KEY = "test-api-key"
 DEFAULT_AGENT_VERSION = "3.20.0"
 DEFAULT_UPDATE_TO = "3.21.0"
+#: After an accepted update the agent counts as "in process of updating" for this long (the spec asks
+#: callers to wait at least 10 seconds before the restart that runs the new code), then as "updated, not
+#: restarted". Both refuse another update; only the message differs.
+UPDATE_SECONDS = 10.0
 MAX_LIMIT = 100
 MAX_BODY = 10 * 1024 * 1024
 #: A guard against runaway input, not ngrok's: ngrok documents no filter length, and a lookup of the
@@ -365,27 +369,21 @@ def _describe(tok):
     return "'%s'" % tok[1]
 
 
-# static types: string, int, bool, list, timestamp, obj, credential, started_at (string or timestamp as needed)
-_STRINGISH = frozenset(("string", "started_at", "credential"))
-_TIMEISH = frozenset(("timestamp", "started_at"))
+# static types: string, int, bool, timestamp, credential (a message: only .id and .uri), obj, and
+# "list" or "list(T)" (a literal list whose items all have type T). As in CEL's type checker, an
+# operator with no overload for its operand types is an error, not false: obj.started_at is a
+# timestamp (compare it with timestamp("...")), obj.credential is not a string (use .id).
 
 
 def _cmp_mode(op, left, right):
     """Validate a comparison of two static types; raise CelError when CEL has no such overload."""
-    if left in _TIMEISH and right in _TIMEISH:
-        return "time"
-    if left in _STRINGISH and right in _STRINGISH and (left == right or "string" in (left, right)):
-        if op in ("==", "!=") or "credential" not in (left, right):
-            return "str"
-    elif left == right and left in ("int", "bool"):
+    if left == right and left in ("string", "int", "bool", "timestamp"):
         return "same"
-    elif left == right == "list" and op in ("==", "!="):
+    if left == right and (left == "credential" or left.startswith("list")) and op in ("==", "!="):
         return "same"
-    raise CelError("no matching overload for '%s' applied to (%s, %s)" % (op, _tname(left), _tname(right)))
-
-
-def _tname(typ):
-    return {"started_at": "timestamp|string", "credential": "credential"}.get(typ, typ)
+    if left.startswith("list") and right.startswith("list") and "list" in (left, right) and op in ("==", "!="):
+        return "same"  # a mixed list is list(dyn)
+    raise CelError("no matching overload for '%s' applied to (%s, %s)" % (op, left, right))
 
 
 def _check(node):
@@ -396,9 +394,8 @@ def _check(node):
             return "bool"
         return "int" if isinstance(value, int) else "string"
     if kind == "list":
-        for item in node[1]:
-            _check(item)
-        return "list"
+        types = {_check(item) for item in node[1]}
+        return "list(%s)" % types.pop() if len(types) == 1 else "list"
     if kind == "ident":
         if node[1] == "obj":
             return "obj"
@@ -410,7 +407,7 @@ def _check(node):
             if field in _STRING_FIELDS:
                 return "string"
             if field == "started_at":
-                return "started_at"
+                return "timestamp"
             if field == "credential":
                 return "credential"
             raise CelError("unknown field '%s'; filterable fields: %s" % (field, ", ".join(FILTER_FIELDS)))
@@ -418,7 +415,7 @@ def _check(node):
             if field in ("id", "uri"):
                 return "string"
             raise CelError("unknown field 'credential.%s'; use credential.id" % field)
-        raise CelError("type '%s' does not support field selection ('.%s')" % (_tname(target), field))
+        raise CelError("type '%s' does not support field selection ('.%s')" % (target, field))
     if kind == "call":
         name, target, args = node[1], node[2], node[3]
         if name == "size":
@@ -430,17 +427,17 @@ def _check(node):
                 if len(args) != 1:
                     raise CelError("size() takes exactly one argument")
                 arg_type = _check(args[0])
-            if arg_type not in ("string", "list"):
-                raise CelError("no matching overload for size(%s)" % _tname(arg_type))
+            if arg_type != "string" and not arg_type.startswith("list"):
+                raise CelError("no matching overload for size(%s)" % arg_type)
             return "int"
         if name == "timestamp" and target is None:
             if len(args) != 1:
                 raise CelError("timestamp() takes exactly one argument")
             arg_type = _check(args[0])
-            if arg_type == "started_at":
+            if arg_type == "timestamp":
                 return "timestamp"
             if arg_type != "string":
-                raise CelError("no matching overload for timestamp(%s)" % _tname(arg_type))
+                raise CelError("no matching overload for timestamp(%s)" % arg_type)
             if args[0][0] == "lit":
                 try:
                     parse_rfc3339(args[0][1])
@@ -467,19 +464,14 @@ def _check(node):
         _cmp_mode(node[1], _check(node[2]), _check(node[3]))
         return "bool"
     if kind == "in":
-        _check(node[1])
-        if _check(node[2]) != "list":
+        item_type = _check(node[1])
+        list_type = _check(node[2])
+        if not list_type.startswith("list"):
             raise CelError("right side of 'in' must be a list, e.g. obj.os in [\"linux\", \"darwin\"]")
+        if list_type != "list" and list_type != "list(%s)" % item_type:
+            raise CelError("no matching overload for 'in' applied to (%s, %s)" % (item_type, list_type))
         return "bool"
     raise CelError("unsupported expression")  # pragma: no cover
-
-
-class _StartedAt:
-    __slots__ = ("moment", "text")
-
-    def __init__(self, moment, text):
-        self.moment = moment
-        self.text = text
 
 
 class _Credential:
@@ -491,16 +483,11 @@ class _Credential:
 
 
 def _coerce(left, right):
-    if isinstance(left, _StartedAt):
-        if isinstance(right, _StartedAt):
-            return left.moment, right.moment
-        left = left.moment if isinstance(right, datetime.datetime) else left.text
-    elif isinstance(left, _Credential):
-        left = left.cid
-    if isinstance(right, _StartedAt):
-        right = right.moment if isinstance(left, datetime.datetime) else right.text
-    elif isinstance(right, _Credential):
-        right = right.cid
+    """The values to compare: a credential (only ever compared with a credential) as its id and uri."""
+    if isinstance(left, _Credential):
+        left = (left.cid, left.uri)
+    if isinstance(right, _Credential):
+        right = (right.cid, right.uri)
     return left, right
 
 
@@ -558,8 +545,8 @@ def _eval(node, obj):
         value = _eval(target if target is not None else args[0], obj)
         if name == "size":
             return len(value)
-        if isinstance(value, _StartedAt):
-            return value.moment
+        if isinstance(value, datetime.datetime):
+            return value
         try:
             return parse_rfc3339(value)
         except ValueError as exc:
@@ -704,7 +691,7 @@ class _Agent:
     __slots__ = ("agent_id", "metadata", "os", "ip", "region", "agent_version", "credential_id", "transport",
                  "reconnect", "reconnect_delay", "restart_on_stop", "fail_restart", "fail_stop", "fail_update",
                  "update_to", "session_id", "started_at", "started_text", "history", "state",
-                 "gen", "due", "filter_view")
+                 "gen", "due", "filter_view", "updated_to", "updated_at")
 
     def __init__(self, agent_id):
         self.agent_id = agent_id
@@ -730,6 +717,8 @@ class _Agent:
         self.gen = 0
         self.due = None
         self.filter_view = None
+        self.updated_to = None  # the version an accepted update installed; it runs after the next reconnect
+        self.updated_at = None
 
     def as_info(self, now):
         info = {"agent_id": self.agent_id, "metadata": self.metadata, "os": self.os, "state": self.state,
@@ -738,6 +727,8 @@ class _Agent:
             info["reconnect_at"] = datetime.datetime.fromtimestamp(self.due, tz=datetime.timezone.utc).isoformat()
             info["reconnect_in"] = max(0.0, round(self.due - now, 3))
             info["previous_id"] = self.history[-1] if self.history else None
+        if self.updated_to is not None:
+            info["updated_to"] = self.updated_to
         return info
 
 
@@ -786,6 +777,9 @@ class State:
         if started is None:
             started = _utc(epoch)
         agent.session_id = session_id
+        if agent.updated_to is not None:  # the restarted agent runs the code its update installed
+            agent.agent_version = agent.updated_to
+            agent.updated_to = agent.updated_at = None
         agent.started_at = started
         agent.started_text = format_rfc3339(started)
         agent.state = "connected"
@@ -981,7 +975,7 @@ class State:
             view = agent.filter_view = {
                 "id": agent.session_id, "metadata": agent.metadata, "agent_version": agent.agent_version,
                 "ip": agent.ip, "os": agent.os, "region": agent.region,
-                "started_at": _StartedAt(agent.started_at, agent.started_text),
+                "started_at": agent.started_at,
                 "credential": _Credential(agent.credential_id, "/credentials/" + agent.credential_id),
             }
         return view
@@ -1017,21 +1011,27 @@ class State:
             raise ApiError(failure["status"], failure["error_code"], failure["msg"])
         self._disconnect(agent, agent.restart_on_stop, now)
 
-    def update(self, agent):
+    def update(self, agent, now):
+        """The spec: the agent installs the update and runs it only once restarted; until then the
+        session (and its agent_version) stays as it was, and ngrok refuses another update."""
         if agent.transport == "ssh":
             raise ApiError(400, "ERR_NGROK_1121", ERROR_MESSAGES["ERR_NGROK_1121"])
         target = agent.update_to or self.config["update_to"]
         failure = self._fail(agent, "fail_update")
         if failure is not None:
-            if failure["apply"]:
-                agent.agent_version = target
-                agent.filter_view = None
+            if failure["apply"] and agent.updated_to is None and agent.agent_version != target:
+                agent.updated_to, agent.updated_at = target, now
             raise ApiError(failure["status"], failure["error_code"], failure["msg"])
+        if agent.updated_to is not None:
+            if now - agent.updated_at < UPDATE_SECONDS:
+                why = "the agent is currently in process of updating"
+            else:
+                why = "the agent has already updated to %s but has not been restarted yet" % agent.updated_to
+            raise ApiError(400, "ERR_NGROK_809", "The agent failed to update: %s." % why)
         if agent.agent_version == target:
             raise ApiError(400, "ERR_NGROK_809", "The agent failed to update: no update available (the agent already "
                                                  "runs %s)." % target)
-        agent.agent_version = target
-        agent.filter_view = None
+        agent.updated_to, agent.updated_at = target, now
 
     # ---- faults
 
@@ -1223,6 +1223,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_GET
 
+    def __getattr__(self, name):
+        # any other method (TRACE, PROPFIND...): http.server would answer 501 in HTML, unlogged
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
+
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
         emulator = self.server.emulator
         if emulator.verbose:
@@ -1413,7 +1419,7 @@ class _Handler(BaseHTTPRequestHandler):
         if token not in state.config["api_keys"]:
             raise ApiError(401, "ERR_NGROK_203", ERROR_MESSAGES["ERR_NGROK_203"])
         version = self.headers.get("Ngrok-Version")
-        if version is None:
+        if version is None or not version.strip():  # an empty value is no version (Go's Header.Get gives "" for both)
             raise ApiError(400, "ERR_NGROK_218", ERROR_MESSAGES["ERR_NGROK_218"])
         if version.strip() != API_VERSION:
             raise ApiError(400, "ERR_NGROK_217", "Unsupported 'Ngrok-Version' %r: the only supported version is 2." % version[:40])
@@ -1458,7 +1464,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif action == "stop":
                 state.stop(agent, now)
             else:
-                state.update(agent)
+                state.update(agent, now)
         headers = {"ngrok-operation-id": op_id}
         if action:
             return 204, headers, b""

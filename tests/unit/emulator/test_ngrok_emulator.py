@@ -195,14 +195,14 @@ def test_a_filter_for_the_longest_metadata_is_accepted():
 
 def test_compile_filter_directly():
     view = {"id": "ts_x", "metadata": "a", "agent_version": "3", "ip": "1", "os": "linux", "region": "us",
-            "started_at": ngrok_emulator._StartedAt(  # pylint: disable=protected-access
-                ngrok_emulator.parse_rfc3339("2025-01-01T00:00:00Z"), "2025-01-01T00:00:00Z"),
+            "started_at": ngrok_emulator.parse_rfc3339("2025-01-01T00:00:00Z"),
             "credential": ngrok_emulator._Credential("cr_1", "/credentials/cr_1")}  # pylint: disable=protected-access
     assert ngrok_emulator.compile_filter('obj.os == "linux" && size(obj.metadata) == 1')(view)
     assert ngrok_emulator.compile_filter('obj.metadata.size() < 2 && -1 < 0')(view)
     assert not ngrok_emulator.compile_filter('obj.started_at > timestamp("2025-01-01T00:00:00+00:00")')(view)
-    assert ngrok_emulator.compile_filter('obj.started_at == "2025-01-01T00:00:00Z"')(view)
-    assert ngrok_emulator.compile_filter('obj.credential == "cr_1" && obj.credential.id in ["cr_1"]')(view)
+    assert ngrok_emulator.compile_filter('obj.started_at == timestamp("2025-01-01T00:00:00Z")')(view)
+    assert ngrok_emulator.compile_filter('obj.credential == obj.credential && obj.credential.id in ["cr_1"]')(view)
+    assert ngrok_emulator.compile_filter('obj.metadata in ["b", 1, "a"] && [1, "a"] != [1, "b"]')(view)
     with pytest.raises(ngrok_emulator.CelError):
         ngrok_emulator.compile_filter("(" * 200 + "true" + ")" * 200)
 
@@ -218,6 +218,7 @@ def test_auth_and_version_errors(fleet):
     # auth is checked before the version header, and on unknown paths too
     assert_error(request(fleet, "GET", "/nowhere", auth="Bearer nope", version=None), 401, "ERR_NGROK_203")
     assert_error(request(fleet, "GET", "/tunnel_sessions", version=None), 400, "ERR_NGROK_218")
+    assert_error(request(fleet, "GET", "/tunnel_sessions", version=" "), 400, "ERR_NGROK_218")
     assert_error(request(fleet, "GET", "/tunnel_sessions", version="1"), 400, "ERR_NGROK_217")
     assert request(fleet, "GET", "/tunnel_sessions", auth="bearer " + KEY).status == 200
 
@@ -262,6 +263,11 @@ def test_not_found_and_method_not_allowed(fleet):
     sid = list_all(fleet)[0]["id"]
     assert request(fleet, "GET", "/tunnel_sessions/%s/restart" % sid).status == 405
     assert request(fleet, "POST", "/tunnel_sessions/%s" % sid).status == 405
+    # a method http.server has no handler for is answered the same way (not its HTML 501), and logged
+    resp = request(fleet, "TRACE", "/tunnel_sessions/%s" % sid, body=None)
+    assert resp.status == 405 and resp.json["status_code"] == 405 and resp.header("allow") == "GET"
+    assert OP_RE.match(resp.header("ngrok-operation-id"))
+    assert control(fleet, "GET", "requests").json["requests"][-1]["method"] == "TRACE"
 
 
 # --------------------------------------------------------------------------- resource shape, list, paging
@@ -335,9 +341,9 @@ def test_limit_errors(emu, limit):
     ('obj.metadata in ["web-01", "db-01", "nope"]', {"web-01", "db-01"}),
     ('obj.started_at < timestamp("2025-10-02T12:00:00Z")', {"web-01", "web-02"}),
     ('obj.started_at >= timestamp("2025-10-04T10:00:00+02:00") && obj.metadata != ""', {"win-01", "ssh-01"}),
-    ('obj.started_at <= "2025-10-01T08:00:00Z"', {"web-01"}),
+    ('obj.started_at <= timestamp("2025-10-01T08:00:00Z")', {"web-01"}),
     ('obj.credential.id == "cr_2dbCREDENTIAL0000000000000A"', {"db-01"}),
-    ('obj.credential == "cr_2dbCREDENTIAL0000000000000A"', {"db-01"}),
+    ('obj.credential.uri.size() > 0 && obj.credential.id in ["cr_2dbCREDENTIAL0000000000000A"]', {"db-01"}),
     ('obj.metadata == ""', {""}),
     ('size(obj.metadata) == 6 && obj.agent_version < "3.20"', {"web-02"}),
     ('obj.metadata.size() > 5 && (obj.region == "us" || obj.region == "ap")', {"web-01", "win-01", "ssh-01"}),
@@ -372,6 +378,10 @@ def test_filter_by_id_and_paging_keeps_filter(fleet):
     'obj.started_at < timestamp("yesterday")', 'obj.started_at < 5', 'obj.os', '"a" < "b" < "c"', 'obj.os in "linux"',
     '!obj.os', 'obj.os == "a" && 1', 'size(1) == 1', 'timestamp(1) < obj.started_at', 'obj.credential.secret == ""',
     'obj.credential < "x"', 'obj.metadata == "\\q"', '1.5 == 1', 'obj.os == "linux" )', 'null == obj.os',
+    # type errors, as CEL's type checker reports them (no overload), never a silent false or a string compare
+    'obj.started_at < "2099"', 'obj.started_at == "2025-10-01T08:00:00Z"', 'obj.credential == "cr_x"',
+    'obj.metadata in [1, 2]', 'obj.started_at in ["2025-10-01T08:00:00Z"]', 'size(obj.started_at) > 0',
+    '"cr_x" == obj.credential', 'obj.credential in ["cr_x"]',
 ])
 def test_filter_invalid(fleet, expr):
     resp = flist(fleet, expr)
@@ -438,19 +448,44 @@ def test_stop_and_windows_service_restart(fleet):
     assert by_metadata(fleet, "web-02") == []
 
 
-def test_update_keeps_session(fleet):
+def agent_info(emu, session_id):
+    return next(a for a in control(emu, "GET", "sessions").json["agents"] if a["session_id"] == session_id)
+
+
+def test_update_keeps_session_and_version_until_a_restart(fleet, monkeypatch):
     web = by_metadata(fleet, "web-01")[0]
+    assert web["agent_version"] == "3.20.0"
     assert request(fleet, "POST", "/tunnel_sessions/%s/update" % web["id"]).status == 204
-    now = request(fleet, "GET", "/tunnel_sessions/" + web["id"]).json
-    assert now["agent_version"] == "3.21.0" and now["id"] == web["id"]
+    # the spec: the agent is "in the update process"; it runs the new code only once restarted
+    assert request(fleet, "GET", "/tunnel_sessions/" + web["id"]).json == web
+    assert agent_info(fleet, web["id"])["updated_to"] == "3.21.0"
     resp = request(fleet, "POST", "/tunnel_sessions/%s/update" % web["id"])
     assert_error(resp, 400, "ERR_NGROK_809")
+    assert "in process of updating" in resp.json["msg"]
+    monkeypatch.setattr(ngrok_emulator, "UPDATE_SECONDS", 0.0)
+    resp = request(fleet, "POST", "/tunnel_sessions/%s/update" % web["id"])
+    assert_error(resp, 400, "ERR_NGROK_809")
+    assert "has already updated to 3.21.0 but has not been restarted" in resp.json["msg"]
     sess = add(fleet, {"metadata": "custom", "update_to": "3.30.1"})[0]
     assert request(fleet, "POST", "/tunnel_sessions/%s/update" % sess["id"]).status == 204
-    assert request(fleet, "GET", "/tunnel_sessions/" + sess["id"]).json["agent_version"] == "3.30.1"
-    # the restarted agent keeps the new version
+    assert request(fleet, "GET", "/tunnel_sessions/" + sess["id"]).json["agent_version"] == "3.20.0"
+    # the restarted agent runs the new version, and has nothing left to update
     assert request(fleet, "POST", "/tunnel_sessions/%s/restart" % web["id"]).status == 204
-    assert wait_for(lambda: by_metadata(fleet, "web-01"))[0]["agent_version"] == "3.21.0"
+    back = wait_for(lambda: by_metadata(fleet, "web-01"))[0]
+    assert back["agent_version"] == "3.21.0" and back["id"] != web["id"]
+    assert "updated_to" not in agent_info(fleet, back["id"])
+    resp = request(fleet, "POST", "/tunnel_sessions/%s/update" % back["id"])
+    assert_error(resp, 400, "ERR_NGROK_809")
+    assert "no update available" in resp.json["msg"]
+
+
+def test_update_applied_by_a_failure_runs_after_the_restart(emu):
+    sess = add(emu, {"metadata": "flaky", "fail_update": {"error_code": "ERR_NGROK_810", "count": 1, "apply": True}})[0]
+    assert_error(request(emu, "POST", "/tunnel_sessions/%s/update" % sess["id"]), 502, "ERR_NGROK_810")
+    assert request(emu, "GET", "/tunnel_sessions/" + sess["id"]).json["agent_version"] == "3.20.0"
+    assert "in process of updating" in request(emu, "POST", "/tunnel_sessions/%s/update" % sess["id"]).json["msg"]
+    assert request(emu, "POST", "/tunnel_sessions/%s/restart" % sess["id"]).status == 204
+    assert wait_for(lambda: by_metadata(emu, "flaky"))[0]["agent_version"] == "3.21.0"
 
 
 def test_per_agent_failures(emu):

@@ -268,8 +268,9 @@ def test_explain_rate_limited_by_code_only():
                              "(after a restart the old session ID is gone)"),
     ("stop", "stopped", "check with community.ngrok.ngrok_tunnel_session_info before sending it again "
                         "(after a stop the old session ID is gone)"),
-    ("update", "updated", "an update leaves the session in place, so look at the agent's version "
-                          "(community.ngrok.ngrok_tunnel_session_info) before updating again"),
+    ("update", "updated", "an update leaves the session in place, and the agent runs the new version only once "
+                          "restarted, so reading cannot tell; sending it again is safe, as ngrok refuses an update "
+                          "while the agent is updating or waiting for its restart"),
 ])
 @pytest.mark.parametrize("error, described", [
     (err(400, "ERR_NGROK_810", "networking error", outcome="unknown"),
