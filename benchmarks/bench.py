@@ -389,8 +389,10 @@ FLEET_COLUMNS = [("hosts", "hosts"), ("forks", "forks"), ("run", "mode"), ("rate
 
 def render(info, opts, bench, fleets, imports=None, breakdown=None):
     lines = ["# community.ngrok benchmark", "",
-             "Latest figures of `benchmarks/bench.py` (written with `--write`). Every figure is the wall clock of a "
-             "whole `ansible-playbook` process against the local ngrok API emulator (`tests/emulator/`).", "",
+             "Latest figures of `benchmarks/bench.py` (written with `--write`), against the local ngrok API emulator "
+             "(`tests/emulator/`). The one-task playbook and fleet tables time whole `ansible-playbook` processes "
+             "(wall clock, and CPU time where a column says so); the breakdown is timed inside ansible-core's worker "
+             "process; the import table is the CPU time of fresh `python -c` imports.", "",
              "- date: %s" % info["date"], "- machine: `%s`" % info["uname"], "- CPU: %s, %s cores" % (info["cpu"], info["cores"]),
              "- Python: %s" % info["python"], "- ansible-core: %s" % info["ansible"],
              "- load average at start / end: %s / %s" % (info["load"], info.get("load_end", "?")),

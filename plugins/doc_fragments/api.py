@@ -47,17 +47,17 @@ options:
     description:
       - How many times a request is retried, between V(0) and V(20), when that is safe. Rate limiting does not count
         here; see O(rate_limit_timeout).
-      - Retried for every request, with exponential backoff (1, 2, 4... seconds, at most 30) and random jitter
-        (honouring a C(Retry-After) header, up to 60 seconds), after ERR_NGROK_225 (too many concurrent requests), an HTTP 503 that is
-        ngrok's own error answer, and connections that could not be opened (refused, DNS failure, connect timeout),
-        because ngrok did not act on those.
-      - Retried for reads (GET) only, after any other HTTP 5xx answer except 501 and 505, read timeouts and dropped
-        connections.
+      - Retried for every request, with exponential backoff (1, 2, 4... seconds, at most 30) and random jitter, after
+        ERR_NGROK_225 (too many concurrent requests) and connections that could not be opened (refused, DNS failure,
+        connect timeout), because ngrok did not act on those.
+      - Retried for reads (GET) only, the same way, after any other HTTP 5xx answer except 501 and 505, read timeouts and
+        dropped connections. A C(Retry-After) header on such an answer replaces the backoff, up to 60 seconds.
       - A POST (restart, stop, update) whose outcome is unknown is B(never) sent again; the module fails and says that
-        the outcome is unknown. That is any HTTP 5xx answer (including a 503 that does not come from ngrok, and the
-        520 to 524 of a CDN) except 501, 505 and ngrok's own 503, unless its error code says what happened;
-        ERR_NGROK_810; a read timeout; or a connection dropped after the request may have been sent. A proxy or a
-        load balancer may answer 5xx after it has passed the request on.
+        the outcome is unknown (restart and stop first read the session to find out). That is any HTTP 5xx answer
+        except 501 and 505 (a 503 too, and the 520 to 524 of a CDN), unless its error code says what happened;
+        ERR_NGROK_810; a read timeout; or a connection dropped after the request may have been sent. ngrok does not
+        document any 5xx as "not acted upon", and a proxy or a load balancer may answer 5xx after it has passed the
+        request on.
     type: int
     default: 5
   rate_limit_timeout:

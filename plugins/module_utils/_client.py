@@ -28,16 +28,17 @@ Retry rules (documented for operators in the modules' docs):
 * 429 / ERR_NGROK_226 (rate limited) is waited out for every request, for at
   most ``rate_limit_timeout`` seconds in total (honouring ``Retry-After``,
   else short jittered probes); it does not use up ``retries``.
-* ERR_NGROK_225 (too many concurrent requests), and a 503 whose body is
-  ngrok's own error JSON, are retried for every request: ngrok did not act.
+* ERR_NGROK_225 (too many concurrent requests) is retried for every request:
+  ngrok did not act.
 * A connection that could not be opened (refused, DNS failure, connect
   timeout) is retried: the request never left this machine.
 * GET is idempotent, so a GET is also retried after any other 5xx (but 501
   and 505), a read timeout or a dropped connection.
-* A POST whose outcome is unknown (any 5xx but 501, 505 and ngrok's own 503,
-  unless its error code says what happened; ERR_NGROK_810; a read timeout; a
-  connection dropped after the request may have been sent) is NEVER sent
-  again: it raises :class:`NgrokError` with ``outcome='unknown'``. A 5xx from
+* A POST whose outcome is unknown (any 5xx but 501 and 505, 503 included,
+  unless its error code says what happened; ERR_NGROK_810 whatever its status;
+  a read timeout; a connection dropped after the request may have been sent)
+  is NEVER sent again: it raises :class:`NgrokError` with ``outcome='unknown'``.
+  Nothing documents that ngrok did not act when it answers 5xx, and a 5xx from
   a proxy, a load balancer or a CDN may come after the request went on.
 """
 
@@ -84,13 +85,12 @@ RATE_LIMIT_BACKOFF_CAP = 4.0
 #: A hard stop on rate-limited attempts of one request, whatever the waits.
 MAX_RATE_LIMITED_ATTEMPTS = 1000
 
-#: Any other 5xx answer leaves the outcome unknown: a proxy, a load balancer or
-#: a CDN (520-524) may send it after it passed the request on. A GET is retried
-#: after it; a POST is not, except after a 503 that is ngrok's own error JSON
-#: (ngrok was unavailable and did not act). These two say for certain that the
-#: request was not acted upon (not implemented; HTTP version not supported).
+#: Any other 5xx answer leaves the outcome unknown, a 503 too: ngrok documents
+#: no 5xx as "not acted upon", and a proxy, a load balancer or a CDN (520-524)
+#: may send one after it passed the request on. A GET is retried after it; a
+#: POST never. These two say for certain that the request was not acted upon
+#: (not implemented; HTTP version not supported).
 DEFINITE_5XX_STATUSES = frozenset((501, 505))
-SERVICE_UNAVAILABLE = 503
 #: Error codes that mean ngrok did not act on the request (retry), and codes
 #: that mean the outcome is unknown.
 RETRY_ALWAYS_CODES = frozenset(("ERR_NGROK_225",))
@@ -279,7 +279,7 @@ class NgrokClient:
                     continue
                 error.rate_limit_waited = rate_waited
                 raise error
-            if error.error_code in RETRY_ALWAYS_CODES or (status == SERVICE_UNAVAILABLE and error.from_ngrok):
+            if error.error_code in RETRY_ALWAYS_CODES:
                 if can_retry:
                     retried += 1
                     self._wait(retried, response.headers.get("Retry-After"))
@@ -289,7 +289,7 @@ class NgrokClient:
                     or error.error_code in UNKNOWN_OUTCOME_CODES:
                 if idempotent and can_retry:
                     retried += 1
-                    self._wait(retried, None)
+                    self._wait(retried, response.headers.get("Retry-After"))
                     continue
                 if not idempotent:
                     error.outcome = OUTCOME_UNKNOWN
@@ -405,7 +405,7 @@ class NgrokClient:
             return None
         try:
             return json.loads(raw.decode("utf-8"))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested thousands of levels deep
             if method != "GET":
                 # A POST that ngrok answered with 2xx happened; its body does not matter.
                 return None

@@ -36,7 +36,7 @@ def decode_error(response, raw, method, display, attempt, body_problem=None, sec
     body = None
     try:
         body = json.loads(raw.decode("utf-8")) if raw.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands of levels deep
         body = None
     error_code = api_msg = operation_id = None
     if isinstance(body, dict):
@@ -55,7 +55,8 @@ def decode_error(response, raw, method, display, attempt, body_problem=None, sec
             detail = "empty response body"
         api_msg = ("%s (%s)" % (reason, detail) if reason else detail).strip()
     api_msg = scrub(api_msg, secret)
-    operation_id = operation_id or str_or_none(response.headers.get("ngrok-operation-id"))
+    operation_id = scrub(operation_id or str_or_none(response.headers.get("ngrok-operation-id")), secret)
+    error_code = scrub(error_code, secret)
     error = NgrokError("", status_code=status, error_code=error_code, api_msg=api_msg,
                        operation_id=operation_id, attempts=attempt, method=method, path=display)
     # True when the body is ngrok's own error JSON (it always has status_code and msg); a 404 from a

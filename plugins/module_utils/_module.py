@@ -144,6 +144,20 @@ def check_number(name: str, value, minimum, maximum, unit: str = "") -> None:
         raise ValueError("%s must be between %s and %s%s; got %s" % (name, minimum, maximum, unit, value))
 
 
+def _scrubbed(value, secret):
+    """``value`` with every string in it (in dicts and lists too) scrubbed of pieces of ``secret``."""
+    if not secret or not isinstance(secret, str):
+        return value
+    if isinstance(value, str):
+        from ansible_collections.community.ngrok.plugins.module_utils._client_extras import scrub
+        return scrub(value, secret)
+    if isinstance(value, dict):
+        return {name: _scrubbed(item, secret) for name, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrubbed(item, secret) for item in value]
+    return value
+
+
 class NgrokModule:
     """An AnsibleModule with the connection options, validated, and a client.
 
@@ -185,13 +199,16 @@ class NgrokModule:
         return client
 
     # fail_json() and exit_json() exit; not every ansible-core version annotates them NoReturn.
+    # Every failure and warning is scrubbed of pieces of the API key, whatever part of an answer it quotes:
+    # no_log masks whole values only, and ansible-core does not mask warnings at all.
     def fail(self, msg: str, error: NgrokError | None = None, **result) -> NoReturn:  # type: ignore[misc]
         if error is not None:
             result["api_error"] = error.as_dict()
-        self.module.fail_json(msg=msg, **result)
+        result["msg"] = msg
+        self.module.fail_json(**_scrubbed(result, self.params.get("api_key")))
 
     def warn(self, msg: str) -> None:
-        self.module.warn(msg)
+        self.module.warn(_scrubbed(msg, self.params.get("api_key")))
 
     def exit(self, **result) -> NoReturn:  # type: ignore[misc]
         self.module.exit_json(**result)

@@ -63,12 +63,12 @@ def session_path(session_id: str, action: str | None = None) -> str:
     return path + "/" + action if action else path
 
 
-def get_session(client, session_id: str) -> dict | None:
-    """The session, or None when ngrok answers 404."""
+def get_session(client, session_id: str, missing_ok: bool = True) -> dict | None:
+    """The session, or None when ngrok answers 404 (or that NgrokError, unless ``missing_ok``)."""
     try:
         response = client.get(session_path(session_id))
     except NgrokError as exc:
-        if exc.status_code == 404 and exc.from_ngrok:
+        if missing_ok and exc.status_code == 404 and exc.from_ngrok:
             return None
         raise
     data = response.data
@@ -129,17 +129,14 @@ class TunnelSessionAction:
         self.module.exit(**result)
 
     def _read_session(self, result: dict) -> dict:
+        """The session before the action; any failure (a 404 too) names its HTTP status and operation ID."""
         try:
-            session = get_session(self.module.client, self.session_id)
+            session = get_session(self.module.client, self.session_id, missing_ok=False)
         except NgrokError as exc:
             from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions_extras import explain
             self.module.fail("%s The %s request was not sent." % (explain("get", self.session_id, exc), self.action),
                              exc, **result)
-        if session is None:
-            self.module.fail("Tunnel session %s does not exist: no agent is connected with that session ID. A tunnel "
-                             "session ID changes every time its agent restarts or reconnects; look the current ID up "
-                             "with community.ngrok.ngrok_tunnel_session_info." % self.session_id, **result)
-        return session
+        return session or {}
 
     def _refuse_unsupported(self, session: dict, result: dict) -> None:
         if self.action == "restart" and str(session.get("os", "")).lower() == "windows":

@@ -18,13 +18,13 @@ description:
     service whose manager starts it again when it exits (for a Windows service, a recovery action
     C(Restart the Service); C(ngrok service install) installs one), stop its session, and the agent reconnects
     with a new session ID. On Linux, a systemd unit with C(Restart=always) does the same.
-  - If the outcome of the stop request is unknown (an HTTP 5xx answer such as 500, 502, 504 or a proxy's 503,
-    ERR_NGROK_810, a read timeout, a dropped connection; see O(retries)), the request is B(never) sent again. Instead
-    the module reads the session after 1, 3 and 7 seconds (three C(GET)s at most). A stop that took effect makes the
-    session ID disappear, so if it is gone the module succeeds with RV(ignore:changed=true) and a warning that says
-    how this was concluded. If it is still there, the module fails and says the outcome is unknown. The race in that
-    rule is an agent that takes more than 7 seconds to drop its session, which is reported as unknown although the
-    stop will still happen.
+  - If the outcome of the stop request is unknown (an HTTP 5xx answer such as 500, 502, 503 or 504, ERR_NGROK_810, a
+    read timeout, a dropped connection; see O(retries)), the request is B(never) sent again. Instead the module reads
+    the session after 1, 3 and 7 seconds (three reads at most; each C(GET) is retried like any read, see O(retries)). A
+    stop that took effect makes the session ID disappear, so if it is gone the module succeeds with
+    RV(ignore:changed=true) and a warning that says how this was concluded. If it is still there, the module fails and
+    says the outcome is unknown. The race in that rule is an agent that takes more than 7 seconds to drop its session,
+    which is reported as unknown although the stop will still happen.
 author:
   - community.ngrok developers (@ansible-collections)
 extends_documentation_fragment:
@@ -151,7 +151,7 @@ api_error:
     error_code:
       description: ngrok's error code; null when the answer had none (a plain 404 has none).
       type: str
-      sample: ERR_NGROK_804
+      sample: ERR_NGROK_805
     msg:
       description: ngrok's message, or what went wrong on the network.
       type: str

@@ -139,7 +139,7 @@ api_error:
     error_code:
       description: ngrok's error code; null when the answer had none (a plain 404 has none).
       type: str
-      sample: ERR_NGROK_804
+      sample: ERR_NGROK_806
     msg:
       description: ngrok's message, or what went wrong on the network.
       type: str

@@ -101,3 +101,9 @@ def test_doc_row_matches_case(case):
         assert row["module"] == case["module"]
     if "changed" in row:
         assert row["changed"] == ("yes" if case["expect"]["changed"] else "no")
+    # the description is the case's doc sentence, and says "Not run" exactly when the case is skipped
+    known = ("case", "module", "fault", "module args", "outcome", "changed", "requests")
+    described = [cell for name, cell in row.items() if name not in known]
+    assert described, "the table has no description column"
+    assert described[-1].startswith(" ".join(case["doc"].split())), case["id"]
+    assert ("Not run" in described[-1]) == bool(case.get("skip")), case["id"]

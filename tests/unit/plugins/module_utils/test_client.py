@@ -212,6 +212,7 @@ def test_success_bodies(rsps, make_client, method, status, body, expected):
     (b"<html><body>Hello</body></html>", "'<html><body>Hello</body></html>'"),
     (b"\xff\xfe not utf-8", None),
     (b"x" * 500, "'" + "x" * 120 + "...'"),
+    (b"[" * 100000, "'" + "[" * 120 + "...'"),  # deeper than Python's recursion limit
 ])
 def test_get_with_non_json_2xx_is_an_error_and_not_retried(rsps, make_client, body, shown):
     rsps.get(SESSION_URL, status=200, body=body)
@@ -307,8 +308,8 @@ def _err(status, code=None, msg="err"):
 @pytest.mark.parametrize("method", ["GET", "POST"])
 @pytest.mark.parametrize("first", [
     pytest.param(_err(429, "ERR_NGROK_226"), id="429"),
-    pytest.param(_err(503), id="503"),
     pytest.param(_err(400, "ERR_NGROK_225"), id="ERR_NGROK_225"),
+    pytest.param(_err(503, "ERR_NGROK_225"), id="ERR_NGROK_225-as-503"),
     pytest.param(_err(400, "ERR_NGROK_226"), id="ERR_NGROK_226-any-status"),
     pytest.param(dict(body=refused()), id="connection-refused"),
     pytest.param(dict(body=dns_failure()), id="dns-failure"),
@@ -336,6 +337,7 @@ def test_not_acted_upon_is_retried_for_every_method(rsps, make_client, method, f
     pytest.param(dict(status=524, body="<html>A timeout occurred</html>"), id="524-from-a-cdn"),
     pytest.param(dict(status=503, body="upstream connect error or disconnect/reset before headers"),
                  id="503-from-a-proxy"),
+    pytest.param(_err(503), id="503-from-ngrok"),
     pytest.param(_err(507), id="507"),
     pytest.param(_err(400, "ERR_NGROK_810"), id="ERR_NGROK_810"),
     pytest.param(dict(body=read_timeout()), id="read-timeout"),
@@ -366,6 +368,8 @@ def test_get_is_retried_when_the_outcome_is_unknown(rsps, make_client, first):
     pytest.param(dict(status=503, body="upstream connect error or disconnect/reset before headers"), 503, None,
                  None, id="503-not-from-ngrok"),
     pytest.param(dict(status=503), 503, None, None, id="503-empty-body"),
+    pytest.param(_err(503), 503, None, None, id="503-from-ngrok"),
+    pytest.param(_err(503, "ERR_NGROK_810"), 503, "ERR_NGROK_810", None, id="ERR_NGROK_810-as-503"),
     pytest.param(_err(400, "ERR_NGROK_810"), 400, "ERR_NGROK_810", None, id="ERR_NGROK_810"),
     pytest.param(dict(body=read_timeout()), None, None,
                  "No answer from ngrok for POST /tunnel_sessions/ts_abc/restart: no response within 30 seconds (timeout)",
@@ -428,12 +432,21 @@ def test_429_wait_honours_retry_after(rsps, make_client, retry_after, expected_w
     assert client.recorder.rand_calls == [rand_bounds]
 
 
-def test_503_honours_retry_after_too(rsps, make_client):
-    rsps.post(RESTART_URL, headers={"Retry-After": "3"}, **_err(503))
-    rsps.post(RESTART_URL, status=204)
+def test_a_get_retried_after_a_5xx_honours_retry_after(rsps, make_client):
+    rsps.get(SESSION_URL, headers={"Retry-After": "3"}, **_err(503))
+    rsps.get(SESSION_URL, status=200, json={"ok": 1})
     client = make_client()
-    assert client.post("/tunnel_sessions/ts_abc/restart").status_code == 204
+    assert client.get("/tunnel_sessions/ts_abc").data == {"ok": 1}
     assert client.recorder.sleeps == [4.0]
+
+
+def test_a_post_answered_503_with_retry_after_is_not_sent_again(rsps, make_client):
+    rsps.post(RESTART_URL, headers={"Retry-After": "3"}, **_err(503))
+    client = make_client()
+    with pytest.raises(NgrokError) as info:
+        client.post("/tunnel_sessions/ts_abc/restart")
+    assert (info.value.outcome, info.value.status_code, info.value.attempts) == ("unknown", 503, 1)
+    assert len(rsps.calls) == 1 and client.recorder.sleeps == []
 
 
 def test_backoff_doubles_and_is_capped(rsps, make_client):
@@ -458,7 +471,7 @@ def test_jitter_uses_the_random_value(rsps, make_client):
 
 @pytest.mark.parametrize("retries", [0, 1, 3])
 @pytest.mark.parametrize("method, fault, status, outcome", [
-    ("POST", _err(503), 503, "failed"),
+    ("POST", _err(400, "ERR_NGROK_225"), 400, "failed"),
     ("GET", _err(400, "ERR_NGROK_225"), 400, "failed"),
     ("GET", _err(502), 502, "failed"),
     ("GET", dict(body=read_timeout()), None, "failed"),
@@ -646,6 +659,20 @@ def test_body_over_the_cap_is_refused(rsps, make_client):
     assert info.value.message == ("No answer from ngrok for GET /tunnel_sessions/ts_abc: the response body is larger "
                                   "than 4194304 bytes")
     assert info.value.outcome == "failed"
+
+
+def test_post_2xx_with_a_body_nested_too_deep_for_python_still_succeeded(rsps, make_client):
+    rsps.post(RESTART_URL, status=200, body=b"[" * 100000)
+    response = make_client().post("/tunnel_sessions/ts_abc/restart")
+    assert (response.status_code, response.data, len(rsps.calls)) == (200, None, 1)
+
+
+def test_an_error_body_nested_too_deep_for_python_is_quoted_not_raised(rsps, make_client):
+    rsps.post(RESTART_URL, status=500, body=b"[" * 100000)
+    with pytest.raises(NgrokError) as info:
+        make_client().post("/tunnel_sessions/ts_abc/restart")
+    assert (info.value.status_code, info.value.outcome) == (500, "unknown")
+    assert "the response is not an ngrok error: '[[[" in info.value.message
 
 
 def test_post_2xx_with_oversized_body_still_succeeded(rsps, make_client):

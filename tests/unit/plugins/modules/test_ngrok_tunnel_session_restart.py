@@ -265,6 +265,29 @@ def test_lost_answer_session_gone_means_it_happened(rsps, fake_time, warnings, m
     assert API_KEY not in " ".join(warnings)
 
 
+# Found in review: the key (or a piece of it) echoed in error_code, in the operation ID header, or in a
+# warning (which ansible-core does not mask at all) was shown as it came.
+@pytest.mark.parametrize("status, echo", [
+    (502, API_KEY),  # the warning of a resolved lost answer
+    (400, API_KEY[:16]),  # a plain failure: msg and api_error
+])
+def test_the_key_echoed_in_error_code_or_operation_id_is_masked(rsps, fake_time, warnings, status, echo):
+    body = {"status_code": status, "msg": "bad", "error_code": echo}
+    rsps.post(RESTART_URL, status=status, json=body, headers={"ngrok-operation-id": "Bearer " + echo})
+    rsps.get(SESSION_URL, status=404, json=ngrok_error(404, "Resource not found"))
+    args = {"id": OLD_ID}
+    if status == 502:
+        run_module_ok(MAIN, args)
+        shown = " ".join(warnings)
+        assert len(warnings) == 1 and "HTTP 502 ********: bad (operation ID Bearer ********)" in shown
+    else:
+        result = run_module_fail(MAIN, args)  # asserts that no part of the key is in the result
+        api_error = result["api_error"]
+        assert (api_error["error_code"], api_error["operation_id"]) == ("********", "Bearer ********")
+        shown = result["msg"]
+    assert echo not in shown and echo[:8] not in shown
+
+
 def test_lost_answer_resolved_then_wait_follows_the_agent(rsps, fake_time, warnings):
     rsps.get(SESSION_URL, json=make_session())
     rsps.post(RESTART_URL, body=read_timeout())
@@ -309,14 +332,22 @@ def test_check_mode_reads_and_never_posts(rsps, main, action):
     assert methods(rsps) == [("GET", "/tunnel_sessions/" + OLD_ID)]
 
 
+OP_ID = "op_32ELGiMyruN4J6Yn0fduKjIT6ug"  # ngrok_error's default
+
+
 @pytest.mark.parametrize("main, action", ACTION_MODULES)
 def test_check_mode_missing_session_fails(rsps, main, action):
     rsps.get(SESSION_URL, status=404, json=ngrok_error(404, "Resource not found"))
     rsps.post(re.compile(".*"), status=204)
     result = run_module_fail(main, {"id": OLD_ID, "_ansible_check_mode": True})
-    assert result["msg"].startswith("Tunnel session %s does not exist: no agent is connected with that session ID." % OLD_ID)
+    # like every failure on an API request: the session, the HTTP status and the operation ID, also as api_error
+    assert result["msg"] == (
+        "Could not get tunnel session %s: HTTP 404: Resource not found (operation ID %s). The session does not "
+        "exist (any more): a tunnel session ID changes every time its agent restarts or reconnects. Look the current "
+        "ID up with community.ngrok.ngrok_tunnel_session_info. The %s request was not sent." % (OLD_ID, OP_ID, action))
     assert result["changed"] is False
-    assert "api_error" not in result
+    assert result["api_error"] == {"status_code": 404, "error_code": None, "msg": "Resource not found",
+                                   "operation_id": OP_ID, "outcome": "failed", "attempts": 1}
     assert len(rsps.calls) == 1
 
 
@@ -509,7 +540,9 @@ def test_wait_on_missing_session_never_posts(rsps):
     rsps.get(SESSION_URL, status=404, json=ngrok_error(404, "Resource not found"))
     rsps.post(RESTART_URL, status=204)
     result = run_module_fail(MAIN, {"id": OLD_ID, "wait": True})
-    assert "does not exist" in result["msg"]
+    assert "HTTP 404" in result["msg"] and "does not exist" in result["msg"]
+    assert result["msg"].endswith("The restart request was not sent.")
+    assert result["api_error"]["status_code"] == 404
     assert len(rsps.calls) == 1
 
 
