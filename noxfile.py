@@ -208,6 +208,29 @@ def _install_built_collection(session: nox.Session) -> str:
     return str(collections)
 
 
+#: The oldest Python the modules support on the machine that runs them (ansible-test runs them on the
+#: matrix's 3.11 and 3.12 only); scripts/test puts python3.X for it on PATH.
+MODULE_PYTHON = "3.9"
+#: The fault-matrix cases run there: the transport's odd answers, on the restart and info modules.
+MODULE_PYTHON_FAULTS = ("^(restart|info)_(drop_|read_timeout|slow_|big_body|non_json|json_200|connection_refused|html_|"
+                        "empty_error|503_post_applied|429_retry_after)")
+
+
+@nox.session(python="3.11", default=True, name="module-python")
+def module_python(session: nox.Session) -> None:
+    """The modules run by Python 3.9 (the oldest supported) against the emulator (tests/module_python)."""
+    session.install(CORE_FOR_TOOLS)
+    interpreter = shutil.which("python" + MODULE_PYTHON)
+    if not interpreter:
+        session.error("python%s not found: install Python %s (scripts/test looks in pyenv and on PATH)"
+                      % (MODULE_PYTHON, MODULE_PYTHON))
+    env = {"ANSIBLE_COLLECTIONS_PATH": _install_built_collection(session),
+           "ANSIBLE_ROLES_PATH": str(ROOT / "tests" / "integration" / "targets")}
+    session.run("ansible-playbook", "-i", "localhost,", "-c", "local", "tests/module_python/playbook.yml",
+                "-e", "ansible_python_interpreter=" + interpreter, "-e", "module_python_version=" + MODULE_PYTHON,
+                "-e", "fault_matrix_only=" + MODULE_PYTHON_FAULTS, env=env)
+
+
 @nox.session(python="3.11", default=True)
 def awx(session: nox.Session) -> None:
     """The AWX path: credential type, ansible-runner job, ansible-builder (tests/awx/awx_check.py)."""
