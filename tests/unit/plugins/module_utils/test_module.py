@@ -155,11 +155,24 @@ def test_check_api_key_accepts(value):
     (API_KEY + "\u2019", "api_key contains non-ASCII characters"),
     ("\u0430" + API_KEY[1:], "api_key contains non-ASCII characters"),
 ])
-def test_check_api_key_refuses_without_showing_it(value, message):
+def test_check_api_key_refuses_without_showing_it(value, message, monkeypatch):
+    monkeypatch.delenv("NGROK_API_KEY", raising=False)
     with pytest.raises(ValueError) as info:
         check_api_key(value)
     assert message in str(info.value)
     assert API_KEY not in str(info.value)
+
+
+def test_a_null_api_key_that_hides_ngrok_api_key_says_so(monkeypatch):
+    # Ansible applies an env fallback only to an option that is not given: `api_key: "{{ none }}"` hides it.
+    monkeypatch.setenv("NGROK_API_KEY", API_KEY)
+    with pytest.raises(ValueError) as info:
+        check_api_key(None)
+    assert "api_key is null" in str(info.value) and "hides NGROK_API_KEY" in str(info.value)
+    assert API_KEY not in str(info.value)
+    with pytest.raises(ValueError) as info:
+        check_api_key("")  # an empty string is not null: the plain message
+    assert str(info.value).startswith("No ngrok API key")
 
 
 # -- tunnel session IDs -----------------------------------------------------------------------------
