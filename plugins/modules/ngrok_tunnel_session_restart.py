@@ -85,9 +85,9 @@ seealso:
   - module: community.ngrok.ngrok_tunnel_session_info
   - module: community.ngrok.ngrok_tunnel_session_stop
   - module: community.ngrok.ngrok_tunnel_session_update
-  - name: ngrok API, Tunnel Sessions
-    description: The API this module calls.
-    link: https://ngrok.com/docs/api/resources/tunnel-sessions/
+  - name: ngrok API, Tunnel Sessions, Restart
+    description: The API call this module makes.
+    link: https://ngrok.com/docs/api-reference/tunnelsessions/restart
 """
 
 EXAMPLES = r"""
@@ -227,7 +227,7 @@ api_error:
       type: str
       sample: failed
     attempts:
-      description: How many times the request was sent (retries included).
+      description: How many attempts were made (retries included), counting those whose connection could not be opened.
       type: int
       sample: 1
 """

@@ -166,7 +166,7 @@ api_error:
       type: str
       sample: failed
     attempts:
-      description: How many times the request was sent (retries included).
+      description: How many attempts were made (retries included), counting those whose connection could not be opened.
       type: int
       sample: 1
 """
