@@ -48,8 +48,9 @@ options:
       - How many times a request is retried, between V(0) and V(20), when that is safe. Rate limiting does not count
         here; see O(rate_limit_timeout).
       - Retried for every request, with exponential backoff (1, 2, 4... seconds, at most 30) and random jitter, after
-        ERR_NGROK_225 (too many concurrent requests) and connections that could not be opened (refused, DNS failure,
-        connect timeout), because ngrok did not act on those.
+        ERR_NGROK_225 (too many concurrent requests; a C(Retry-After) header on it replaces the backoff, up to 60
+        seconds) and connections that could not be opened (refused, DNS failure, connect timeout), because ngrok did not
+        act on those.
       - Retried for reads (GET) only, the same way, after any other HTTP 5xx answer except 501 and 505, read timeouts and
         dropped connections. A C(Retry-After) header on such an answer replaces the backoff, up to 60 seconds.
       - A POST (restart, stop, update) whose outcome is unknown is B(never) sent again; the module fails and says that

@@ -269,7 +269,7 @@ class NgrokClient:
 
             from ansible_collections.community.ngrok.plugins.module_utils._client_extras import decode_error
             error = decode_error(response, raw, method, display, attempt, body_problem, self._api_key)
-            if status == 429 or error.error_code == RATE_LIMITED_CODE:
+            if (status == 429 or error.error_code == RATE_LIMITED_CODE) and error.error_code not in UNKNOWN_OUTCOME_CODES:
                 rate_limited += 1
                 delay = self._delay(rate_limited, response.headers.get("Retry-After"), RATE_LIMIT_BACKOFF_CAP)
                 if 0 < self.rate_limit_timeout and rate_waited + delay <= self.rate_limit_timeout \

@@ -150,17 +150,25 @@ def check_number(name: str, value, minimum, maximum, unit: str = "") -> None:
 
 
 def _scrubbed(value, secret):
-    """``value`` with every string in it (in dicts and lists too) scrubbed of pieces of ``secret``."""
+    """A copy of ``value`` with every string in it (in dicts and lists, at any depth) scrubbed of pieces of
+    ``secret``. Not recursive: an answer may nest its JSON deeper than Python's recursion limit allows."""
     if not secret or not isinstance(secret, str):
         return value
-    if isinstance(value, str):
-        from ansible_collections.community.ngrok.plugins.module_utils._client_extras import scrub
-        return scrub(value, secret)
-    if isinstance(value, dict):
-        return {name: _scrubbed(item, secret) for name, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_scrubbed(item, secret) for item in value]
-    return value
+    from ansible_collections.community.ngrok.plugins.module_utils._client_extras import scrub
+    root = [value]
+    todo = [(root, 0)]
+    while todo:
+        container, index = todo.pop()
+        item = container[index]
+        if isinstance(item, str):
+            container[index] = scrub(item, secret)
+        elif isinstance(item, dict):
+            container[index] = copy = dict(item)
+            todo.extend((copy, name) for name in copy)
+        elif isinstance(item, (list, tuple)):
+            container[index] = copy = list(item)
+            todo.extend((copy, position) for position in range(len(copy)))
+    return root[0]
 
 
 class NgrokModule:

@@ -371,6 +371,7 @@ def test_get_is_retried_when_the_outcome_is_unknown(rsps, make_client, first):
     pytest.param(_err(503), 503, None, None, id="503-from-ngrok"),
     pytest.param(_err(503, "ERR_NGROK_810"), 503, "ERR_NGROK_810", None, id="ERR_NGROK_810-as-503"),
     pytest.param(_err(400, "ERR_NGROK_810"), 400, "ERR_NGROK_810", None, id="ERR_NGROK_810"),
+    pytest.param(_err(429, "ERR_NGROK_810"), 429, "ERR_NGROK_810", None, id="ERR_NGROK_810-as-429"),
     pytest.param(dict(body=read_timeout()), None, None,
                  "No answer from ngrok for POST /tunnel_sessions/ts_abc/restart: no response within 30 seconds (timeout)",
                  id="read-timeout"),

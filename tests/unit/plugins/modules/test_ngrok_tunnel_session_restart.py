@@ -288,6 +288,22 @@ def test_the_key_echoed_in_error_code_or_operation_id_is_masked(rsps, fake_time,
     assert echo not in shown and echo[:8] not in shown
 
 
+def test_an_operation_id_header_with_the_key_is_masked_by_the_module_itself(rsps):
+    # unusable_answer() quotes the operation ID header as it came: only NgrokModule.fail() masks it
+    rsps.get(SESSION_URL, status=200, body="not json", headers={"ngrok-operation-id": "op_" + API_KEY})
+    result = run_module_fail(MAIN, {"id": OLD_ID, "_ansible_check_mode": True})
+    assert result["api_error"]["operation_id"] == "op_********"
+    assert result["api_error"]["status_code"] == 200
+
+
+def test_a_session_with_a_deeply_nested_field_still_fails_cleanly(rsps):
+    # 700 levels: json.loads reads it, but code that recurses once per level (as _scrubbed did) crashes
+    session = json.dumps(make_session(os="windows"))
+    rsps.get(SESSION_URL, body=session[:-1] + ', "extra": ' + "[" * 700 + '"x"' + "]" * 700 + "}")
+    result = run_module_fail(MAIN, {"id": OLD_ID, "_ansible_check_mode": True})
+    assert result["msg"].startswith("Cannot restart tunnel session %s: its agent runs on Windows." % OLD_ID)
+
+
 def test_lost_answer_resolved_then_wait_follows_the_agent(rsps, fake_time, warnings):
     rsps.get(SESSION_URL, json=make_session())
     rsps.post(RESTART_URL, body=read_timeout())
