@@ -139,6 +139,11 @@ def explain(action: str, session_id: str | None, error: NgrokError) -> str:
             hint += ". If it runs on Windows: " + WINDOWS_HINT
     elif code in spec.get("agent_failed", ()):
         hint = "the agent got the command but failed to %s; look at the agent's log on its host" % action
+        if action == "update":  # ngrok also refuses an update it need not run: its message says which
+            hint = ("the agent got the command but failed to update. ngrok also refuses an update when none is "
+                    "available, when the agent's configuration disables update checks, and while the agent is updating "
+                    "or waiting for the restart that runs its update (then restart it); otherwise look at the agent's "
+                    "log on its host")
     elif code in ("ERR_NGROK_1121", "ERR_NGROK_1122"):
         hint = "this is an SSH tunnel session: SSH sessions cannot be restarted or updated remotely"
     elif status in (501, 505):

@@ -41,7 +41,10 @@ ACTIONS = {
         ssh_supported=False,
         hints=[
             ("ERR_NGROK_806", "This agent does not support a remote update."),
-            ("ERR_NGROK_809", "The agent got the command but failed to update; look at the agent's log on its host."),
+            ("ERR_NGROK_809", "The agent got the command but failed to update. ngrok also refuses an update when none "
+             "is available, when the agent's configuration disables update checks, and while the agent is updating or "
+             "waiting for the restart that runs its update (then restart it); otherwise look at the agent's log on its "
+             "host."),
             ("ERR_NGROK_1121", "This is an SSH tunnel session: SSH sessions cannot be restarted or updated remotely."),
         ],
     ),
