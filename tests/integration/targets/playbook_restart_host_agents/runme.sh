@@ -74,5 +74,15 @@ run nowait community.ngrok.restart_host_agents -i inventory.ini -e ngrok_target=
 run single community.ngrok.restart_tunnel_session -e ngrok_agent_metadata=web-03
 run single_duplicate community.ngrok.restart_tunnel_session -e ngrok_agent_metadata=web-02
 
+# refused before anything is sent: empty metadata (null, "", omit), and two hosts naming one agent
+run bad_hosts community.ngrok.restart_host_agents -i inventory_bad.yml
+
+# the connection options reach the modules (an out-of-range one fails before anything is sent)
+run options community.ngrok.restart_host_agents -i inventory.ini -e ngrok_target=web-01 -e ngrok_retries=99
+run single_options community.ngrok.restart_tunnel_session -e ngrok_agent_metadata=web-03 -e ngrok_timeout=0
+
+# an empty ngrok_agent_metadata is not "given"
+run single_empty community.ngrok.restart_tunnel_session -e ngrok_agent_metadata=
+
 cat "$WORK/steps.yml"
 ansible-playbook verify.yml -e "@$WORK/steps.yml" "$@"
