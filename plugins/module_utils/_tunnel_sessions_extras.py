@@ -84,15 +84,18 @@ def list_sessions(client, cel_filter: str | None = None, max_items: int | None =
 
 
 def same_agent_filter(old: dict, since: str) -> str:
-    """CEL for: the agent of ``old``, reconnected at or after ``since`` (RFC 3339)."""
+    """CEL for: the agent of ``old``, reconnected at or after ``since`` (RFC 3339; no time bound when empty,
+    as ``timestamp("")`` is not a valid CEL timestamp)."""
     credential = old.get("credential") or {}
-    return " && ".join((
+    parts = [
         "obj.credential.id == %s" % cel_string(credential.get("id") or ""),
         "obj.ip == %s" % cel_string(old.get("ip") or ""),
         "obj.metadata == %s" % cel_string(old.get("metadata") or ""),
         "obj.id != %s" % cel_string(old.get("id") or ""),
-        "obj.started_at >= timestamp(%s)" % cel_string(since),
-    ))
+    ]
+    if since:
+        parts.append("obj.started_at >= timestamp(%s)" % cel_string(since))
+    return " && ".join(parts)
 
 
 def explain(action: str, session_id: str | None, error: NgrokError) -> str:

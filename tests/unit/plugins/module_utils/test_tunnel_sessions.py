@@ -113,6 +113,13 @@ def test_same_agent_filter_without_metadata_or_credential():
     assert 'obj.metadata == ""' in cel
 
 
+def test_same_agent_filter_without_any_start_time_has_no_time_bound():
+    # no Date header and no started_at in the old session: timestamp("") would be an invalid filter
+    cel = extras.same_agent_filter(make_session(), "")
+    assert cel == ('obj.credential.id == "%s" && obj.ip == "10.110.2.2" && obj.metadata == "web-01" && '
+                   'obj.id != "%s"' % (CREDENTIAL_ID, OLD_ID))
+
+
 def test_same_agent_filter_escapes_metadata():
     cel = extras.same_agent_filter(make_session(metadata='x" || true || "'), "2025-09-04T10:15:00Z")
     assert 'obj.metadata == "x\\" || true || \\""' in cel
