@@ -316,9 +316,15 @@ def evaluate(opts, returncode, output, output_path, elapsed, initial_ids, entrie
         check("every agent's history has exactly 2 session ids (%d agents)" % len(histories),
               len(histories) == n and set(lengths) == {2}, "history lengths: %s" % dict(lengths))
         if opts.wait:
-            waited = output.count(" -> ")
-            check("the playbook reported the new session of every host (wait)", waited >= n,
-                  "%d 'old -> new' lines" % waited)
+            # The playbook's Report task: "msg": "OLD -> NEW" once per host, NEW being the session the module
+            # waited for: each agent's second session. (Not " -> " alone: "[host -> localhost]" has it too.)
+            reported = set(re.findall(r'"msg": "(ts_[0-9A-Za-z]+) -> (ts_[0-9A-Za-z]+)"', output))
+            expected = {tuple(h[:2]) for h in histories.values() if len(h) >= 2}
+            check("the playbook reported the new session of every host (wait)", len(reported) == n and reported == expected,
+                  "%d 'old -> new' reports, %d match the agents' histories" % (len(reported), len(reported & expected)))
+            polls = sum(1 for entry in entries if classify(entry) == "list" and entry["status"] == 200
+                        and "obj.credential.id" in " ".join((entry.get("query") or {}).get("filter") or []))
+            check("the modules polled for the reconnected agents (wait)", polls >= n, "%d polls" % polls)
 
     successful = sum(kinds.values())
     total = successful + sum(rate_limited.values())

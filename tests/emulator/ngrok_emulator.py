@@ -1319,7 +1319,7 @@ class _Handler(BaseHTTPRequestHandler):
                  "query": {state.scrub(k): [state.scrub(v) for v in vals] for k, vals in
                            parse_qs(split.query, keep_blank_values=True).items()},
                  "headers": self._logged_headers(state), "body": None, "status": None, "fault": None,
-                 "operation_id": op_id}
+                 "operation_id": op_id, "retry_after": None}
         fault = state.take_fault(method, path)
         if fault is not None:
             entry["fault"] = fault["name"]
@@ -1350,6 +1350,7 @@ class _Handler(BaseHTTPRequestHandler):
                 elif action == "big_body":
                     status, headers, body = self._big_body(fault, op_id)
             entry["status"] = status
+            entry["retry_after"] = (headers or {}).get("Retry-After")
             # logged before answering, so a client that got its answer finds its request in the log
             state.record(entry)
             self._send(status, headers, body, slow=fault["delay"] if fault is not None and fault["action"] == "slow_body" else None)

@@ -1080,6 +1080,17 @@ def test_no_piece_of_the_api_key_is_quoted_from_an_answer(rsps, make_client, met
     assert _pieces_of(key, shown) == []
 
 
+def test_a_quote_is_scrubbed_before_it_is_cut(rsps, make_client):
+    # The quote is cut at 120 characters, 4 characters into the key. Cut first, those 4 would be too short to
+    # be recognised as a piece of the key, and would show.
+    key = "ngrokapikey_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+    rsps.get(SESSION_URL, status=400, body="A" * 108 + " Bearer " + key)
+    with pytest.raises(NgrokError) as info:
+        make_client(api_key=key, retries=0).get("/tunnel_sessions/ts_abc")
+    assert info.value.api_msg.endswith(" Bearer ****...')")
+    assert "Bearer n" not in info.value.message
+
+
 def test_an_answer_that_is_not_json_after_a_2xx_get_is_scrubbed_too(rsps, make_client):
     key = "ngrokapikey_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
     rsps.get(SESSION_URL, status=200, body="echo: Authorization: Bearer " + key)

@@ -378,6 +378,38 @@ def test_fail_and_exit():
     assert done.value.result == {"changed": True, "x": 1}
 
 
+def test_fail_and_warn_mask_every_piece_of_the_key_in_everything_they_show(monkeypatch):
+    # Pieces of 8 or more characters, anywhere: msg, api_error, nested dicts, lists and tuples. The fail() and
+    # warn() layer on its own, whatever the client already scrubbed.
+    piece, warned = API_KEY[3:14], []
+    error = NgrokError("x", status_code=400, error_code="E_" + piece, api_msg="echo " + API_KEY,
+                       operation_id="op_" + piece)
+    with set_module_args(dict(api_key=API_KEY)), capture_exit_fail():
+        module = NgrokModule(argument_spec={})
+        monkeypatch.setattr(module.module, "warn", warned.append)
+        module.warn("the answer quoted Bearer %s (and %s)" % (API_KEY, piece))
+        with pytest.raises(AnsibleFailJson) as info:
+            module.fail("failed: " + piece, error, changed=False, tunnel_session={"deep": [[("x", piece)]], "n": 7})
+    assert warned == ["the answer quoted Bearer ******** (and ********)"]
+    result = info.value.result
+    assert result["msg"] == "failed: ********"
+    assert (result["api_error"]["error_code"], result["api_error"]["msg"], result["api_error"]["operation_id"]) == (
+        "E_********", "echo ********", "op_********")
+    assert result["tunnel_session"] == {"deep": [[["x", "********"]]], "n": 7}
+    assert piece[:8] not in repr(result)
+
+
+def test_scrubbing_does_not_recurse():
+    from ansible_collections.community.ngrok.plugins.module_utils._module import _scrubbed
+    deep = API_KEY
+    for dummy in range(20000):
+        deep = [deep]
+    out = _scrubbed({"x": deep}, API_KEY)["x"]
+    for dummy in range(20000):
+        out = out[0]
+    assert out == "********"
+
+
 def test_fail_without_error_has_no_api_error():
     with set_module_args(dict(api_key=API_KEY)), capture_exit_fail():
         module = NgrokModule(argument_spec={})
