@@ -74,7 +74,7 @@ run nowait community.ngrok.restart_host_agents -i inventory.ini -e ngrok_target=
 run single community.ngrok.restart_tunnel_session -e ngrok_agent_metadata=web-03
 run single_duplicate community.ngrok.restart_tunnel_session -e ngrok_agent_metadata=web-02
 
-# refused before anything is sent: empty metadata (null, "", omit), and two hosts naming one agent
+# refused before anything is sent: empty metadata (null, "", omit)
 run bad_hosts community.ngrok.restart_host_agents -i inventory_bad.yml
 
 # the connection options reach the modules (an out-of-range one fails before anything is sent)
