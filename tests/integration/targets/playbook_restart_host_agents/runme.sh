@@ -76,6 +76,8 @@ run single_duplicate community.ngrok.restart_tunnel_session -e ngrok_agent_metad
 
 # refused before anything is sent: empty metadata (null, "", omit)
 run bad_hosts community.ngrok.restart_host_agents -i inventory_bad.yml
+# the same with ANSIBLE_STRATEGY=free: the play stays linear, which the check across hosts needs
+ANSIBLE_STRATEGY=free run bad_hosts_free community.ngrok.restart_host_agents -i inventory_bad.yml
 
 # the connection options reach the modules (an out-of-range one fails before anything is sent)
 run options community.ngrok.restart_host_agents -i inventory.ini -e ngrok_target=web-01 -e ngrok_retries=99
