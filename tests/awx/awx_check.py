@@ -13,7 +13,8 @@ Checks, each printed as PASS/FAIL, then ``N passed, N failed``:
 1. the AWX credential type (docs/awx/credential_type.yml) renders to the
    environment variables the modules read, with and without the API URL;
 2. ansible-runner runs a job like an AWX job template: a project playbook that
-   imports ``community.ngrok.restart_host_agents``, an inventory, extra vars,
+   imports ``community.ngrok.restart_host_agents``, with the collection in the
+   project's ``collections/`` folder (the README's route), an inventory, extra vars,
    and the credential injected as env vars (``env/envvars``); the job is
    successful and the emulator saw exactly one restart per host;
 3. the API key appears nowhere in the job's stdout, events or artifacts;
@@ -103,7 +104,14 @@ def run_job(workdir, collections_path):
         data = os.path.join(workdir, "runner")
         for sub in ("env", "inventory", "project"):
             os.makedirs(os.path.join(data, sub))
-        envvars = dict(env, ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_LOCALHOST_WARNING="false")
+        # The README's route: the collection committed in the project's collections/ folder (what
+        # `ansible-galaxy collection install TARBALL -p collections/` makes), beside the playbook.
+        # ANSIBLE_COLLECTIONS_PATH names an empty folder, so no other copy can serve the job.
+        shutil.copytree(os.path.join(collections_path, "ansible_collections"),
+                        os.path.join(data, "project", "collections", "ansible_collections"))
+        empty = os.path.join(workdir, "no-collections")
+        os.makedirs(empty)
+        envvars = dict(env, ANSIBLE_COLLECTIONS_PATH=empty, ANSIBLE_LOCALHOST_WARNING="false")
         with open(os.path.join(data, "env", "envvars"), "w", encoding="utf-8") as handle:
             json.dump(envvars, handle)
         with open(os.path.join(data, "env", "extravars"), "w", encoding="utf-8") as handle:
