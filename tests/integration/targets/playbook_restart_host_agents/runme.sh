@@ -86,5 +86,15 @@ run single_options community.ngrok.restart_tunnel_session -e ngrok_agent_metadat
 # an empty ngrok_agent_metadata is not "given"
 run single_empty community.ngrok.restart_tunnel_session -e ngrok_agent_metadata=
 
+# metadata that looks like JSON stays a string (ansible-core 2.16 made it a dict); a number is its text
+run json_metadata community.ngrok.restart_tunnel_session -e '{"ngrok_agent_metadata": "{\"host\": \"kiosk-b\"}"}'
+run numeric_metadata community.ngrok.restart_host_agents -i inventory_numeric.ini
+
+# a variable whose value refers to an undefined one fails: it never falls back to NGROK_API_KEY, and a
+# value that is not a boolean or a number is refused by the module, not read as false or 0
+run key_typo community.ngrok.restart_tunnel_session -e ngrok_agent_metadata=web-03 \
+    -e '{"ngrok_api_key": "{{ vault_ngrok_api_key_with_a_typo }}"}'
+run wait_typo community.ngrok.restart_host_agents -i inventory.ini -e ngrok_target=web-03 -e ngrok_wait=ture
+
 cat "$WORK/steps.yml"
 ansible-playbook verify.yml -e "@$WORK/steps.yml" "$@"
