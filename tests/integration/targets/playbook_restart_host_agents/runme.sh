@@ -90,6 +90,13 @@ run single_empty community.ngrok.restart_tunnel_session -e ngrok_agent_metadata=
 run json_metadata community.ngrok.restart_tunnel_session -e '{"ngrok_agent_metadata": "{\"host\": \"kiosk-b\"}"}'
 run numeric_metadata community.ngrok.restart_host_agents -i inventory_numeric.ini
 
+# the single-agent playbook by session ID (kiosk-b's current session, after its restart above)
+KIOSK_B=$("$PYTHON" -c 'import json, sys, urllib.request
+agents = json.load(urllib.request.urlopen(sys.argv[1] + "/_emulator/sessions"))["agents"]
+print([agent["session_id"] for agent in agents if agent["agent_id"] == "kiosk-b" and agent["state"] == "connected"][0])' \
+    "$NGROK_API_URL")
+run by_id community.ngrok.restart_tunnel_session -e ngrok_tunnel_session_id="$KIOSK_B"
+
 # a variable whose value refers to an undefined one fails: it never falls back to NGROK_API_KEY, and a
 # value that is not a boolean or a number is refused by the module, not read as false or 0
 run key_typo community.ngrok.restart_tunnel_session -e ngrok_agent_metadata=web-03 \
