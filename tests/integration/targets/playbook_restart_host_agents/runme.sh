@@ -83,8 +83,9 @@ ANSIBLE_STRATEGY=free run bad_hosts_free community.ngrok.restart_host_agents -i 
 run options community.ngrok.restart_host_agents -i inventory.ini -e ngrok_target=web-01 -e ngrok_retries=99
 run single_options community.ngrok.restart_tunnel_session -e ngrok_agent_metadata=web-03 -e ngrok_timeout=0
 
-# an empty ngrok_agent_metadata is not "given"
+# an empty ngrok_agent_metadata is not "given"; one that is not a string is refused as such
 run single_empty community.ngrok.restart_tunnel_session -e ngrok_agent_metadata=
+run single_list community.ngrok.restart_tunnel_session -e '{"ngrok_agent_metadata": ["web-03"]}'
 
 # metadata that looks like JSON stays a string (ansible-core 2.16 made it a dict); a number is its text
 run json_metadata community.ngrok.restart_tunnel_session -e '{"ngrok_agent_metadata": "{\"host\": \"kiosk-b\"}"}'
