@@ -3,27 +3,24 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The one ngrok API client of community.ngrok.
+"""The one ngrok API client of community.ngrok, on ``requests``.
 
 INTERNAL: this module_util is private to the collection (its name starts with
 an underscore). It may change without notice; do not import it from other
 collections.
 
 It owns every HTTP concern: base URL, headers, authentication, timeouts, JSON
-encoding and decoding, error decoding, retries and paging. Modules never talk
-HTTP themselves.
+encoding and decoding, error decoding, retries, rate limiting and paging.
+Modules and plugins never talk HTTP themselves.
 
-It speaks HTTP/1.1 itself, over ``socket`` (and ``ssl`` for https, imported
-only then): one module run sends one or two ``Connection: close`` requests, and
-importing ``requests`` (~60 ms) or even ``http.client`` (~12 ms with ``ssl``
-and ``email``) would cost more than the whole request (see docs/benchmark.md).
-Answers are read strictly: status line, headers, then a body framed by
-``Content-Length``, ``chunked`` or the end of the connection. Proxies come
-from ``https_proxy``/``all_proxy`` and ``no_proxy`` (http:// proxies, through a
-CONNECT tunnel); certificates from the system trust store, or ``SSL_CERT_FILE``
-and ``SSL_CERT_DIR``.
+Transport: one ``requests.Session`` per client. The API key is set through an
+auth object (so a ``~/.netrc`` entry never replaces it), redirects are never
+followed (the key is only ever sent to ``api_url``), and proxies and CA
+bundles follow requests' environment conventions (``https_proxy``,
+``all_proxy``, ``no_proxy``, ``REQUESTS_CA_BUNDLE``), unless ``ca_path`` names
+a bundle.
 
-Retry rules (documented for operators in the modules' docs):
+Retry rules (the docsite guide "Retries and faults" explains them to operators):
 
 * 429 / ERR_NGROK_226 (rate limited) is waited out for every request, for at
   most ``rate_limit_timeout`` seconds in total (honouring ``Retry-After``,
@@ -31,7 +28,8 @@ Retry rules (documented for operators in the modules' docs):
 * ERR_NGROK_225 (too many concurrent requests) is retried for every request:
   ngrok did not act.
 * A connection that could not be opened (refused, DNS failure, connect
-  timeout) is retried: the request never left this machine.
+  timeout, a proxy that cannot be reached) is retried: the request never left
+  this machine.
 * GET is idempotent, so a GET is also retried after any other 5xx (but 501
   and 505), a read timeout or a dropped connection.
 * A POST whose outcome is unknown (any 5xx but 501 and 505, 503 included,
@@ -44,15 +42,29 @@ Retry rules (documented for operators in the modules' docs):
 
 from __future__ import annotations
 
-import io
 import json
-import os
+import math
 import random
 import socket
 import sys
 import time
-from typing import Any
+import traceback
 from urllib.parse import urlencode, urlsplit
+
+from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION
+
+try:
+    import requests
+    from requests.auth import AuthBase
+    from urllib3.exceptions import HTTPError as Urllib3Error
+    from urllib3.exceptions import NewConnectionError, ReadTimeoutError
+except ImportError:
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR: str | None = traceback.format_exc()
+    AuthBase = object  # type: ignore[assignment,misc]
+else:
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
 
 COLLECTION_NAME = "community.ngrok"
 COLLECTION_VERSION = "0.1.0"
@@ -62,11 +74,8 @@ NGROK_API_VERSION = "2"
 #: Largest response body read, in bytes. A tunnel session list page of 100
 #: sessions is about 50 KB; anything near this is not an ngrok answer.
 MAX_BODY_BYTES = 4 * 1024 * 1024
-
-#: Longest status or header line, and most header lines, accepted in an answer.
-MAX_LINE_BYTES = 65536
-MAX_HEADERS = 100
-MAX_INTERIM_ANSWERS = 10
+#: How much of the body one read asks for.
+READ_SIZE = 65536
 
 #: Backoff: the n-th retry waits a random time in [0, min(CAP, BASE * 2**n)]
 #: ("full jitter"), so that parallel forks spread out instead of retrying in
@@ -103,18 +112,22 @@ DEFINITE_FAILURE_CODES = frozenset("ERR_NGROK_%d" % n for n in (804, 805, 806, 8
 OUTCOME_FAILED = "failed"
 OUTCOME_UNKNOWN = "unknown"
 
+#: How much of a body a quote in a message reads (and scrubs) before it is cut.
+MAX_QUOTED_BYTES = 4096
+
 
 class NgrokError(Exception):
     """A request to the ngrok API did not succeed.
 
     ``outcome`` is ``failed`` when ngrok certainly did not act on the request
-    and ``unknown`` when it may have (only possible for POST).
+    and ``unknown`` when it may have (only possible for POST). ``from_ngrok``
+    is true when the answer is ngrok's own error JSON, not a proxy's page.
     """
 
     def __init__(self, message: str, status_code: int | None = None, error_code: str | None = None,
                  api_msg: str | None = None, operation_id: str | None = None,
                  outcome: str = OUTCOME_FAILED, attempts: int = 1, method: str | None = None,
-                 path: str | None = None) -> None:
+                 path: str | None = None, from_ngrok: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code
@@ -125,15 +138,18 @@ class NgrokError(Exception):
         self.attempts = attempts
         self.method = method
         self.path = path
+        self.from_ngrok = from_ngrok
         self.rate_limit_waited = 0.0
-        self.from_ngrok = False
+
+    def __str__(self) -> str:
+        return self.message
 
     @property
     def unknown_outcome(self) -> bool:
         return self.outcome == OUTCOME_UNKNOWN
 
     def describe(self) -> str:
-        """``HTTP 404 ERR_NGROK_X: msg (operation op_...)`` or the transport message."""
+        """``HTTP 404 ERR_NGROK_X: msg (operation ID op_...)``, or the transport message."""
         if self.status_code is None:
             return self.message
         text = "HTTP %d" % self.status_code
@@ -158,12 +174,23 @@ class NgrokError(Exception):
 
 
 class NgrokResponse:
-    """A successful (2xx) response: status, headers and decoded JSON (or None)."""
+    """An answer from the API: status, headers (case-insensitive ``get``), the body and its decoded JSON.
 
-    def __init__(self, status_code: int, headers, data) -> None:
+    ``body_problem`` says why the body is incomplete (it broke off after the
+    status line), or is None.
+    """
+
+    def __init__(self, status_code: int, reason: str, headers, raw: bytes, body_problem: str | None = None) -> None:
         self.status_code = status_code
+        self.reason = reason
         self.headers = headers
-        self.data = data
+        self.raw = raw
+        self.body_problem = body_problem
+        self.data = None
+
+    @property
+    def operation_id(self) -> str | None:
+        return str_or_none(self.headers.get("ngrok-operation-id"))
 
 
 class _NotSent(Exception):
@@ -174,45 +201,46 @@ class _MaybeSent(Exception):
     """The request may have reached ngrok; the answer was lost."""
 
 
-class _InvalidRequest(ValueError):
-    """The URL cannot be put on the wire (whitespace, control or non-ASCII characters); nothing was sent."""
+class BearerAuth(AuthBase):
+    """``Authorization: Bearer <key>``. As an auth object it keeps requests from using ``~/.netrc`` instead."""
 
+    def __init__(self, api_key: str) -> None:
+        self._header = "Bearer %s" % api_key
 
-class _ProtocolError(Exception):
-    """The answer is not well-formed HTTP/1.x, or it stopped before its end."""
-
-
-class _NoAnswer(_ProtocolError):
-    """The connection closed before the first byte of an answer."""
+    def __call__(self, request):
+        request.headers["Authorization"] = self._header
+        return request
 
 
 class NgrokClient:
-    """A small, synchronous client of the ngrok API.
+    """A small, synchronous client of the ngrok API, on one ``requests.Session``.
 
-    ``sleep`` and ``rand`` are injectable so that tests need not wait.
+    ``sleep``, ``rand`` and ``clock`` are injectable so that tests need not wait.
     """
 
     def __init__(self, api_key: str, api_url: str = DEFAULT_API_URL, validate_certs: bool = True,
-                 timeout: float = 30.0, retries: int = 5, rate_limit_timeout: float = 120.0,
-                 user_agent: str | None = None,
-                 sleep=time.sleep, rand=random.uniform, clock=time.monotonic) -> None:
+                 ca_path: str | None = None, timeout: float = 30.0, retries: int = 5,
+                 rate_limit_timeout: float = 120.0, sleep=time.sleep, rand=random.uniform,
+                 clock=time.monotonic) -> None:
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
         self.rate_limit_timeout = rate_limit_timeout
-        self.validate_certs = validate_certs
+        # requests reads REQUESTS_CA_BUNDLE only when verify is True: a ca_path wins over it.
+        self.verify: bool | str = (ca_path or True) if validate_certs else False
+        self._api_key = api_key
         self._sleep = sleep
         self._rand = rand
         self._clock = clock
         self.requests_sent = 0
         self.retry_waits: list[float] = []
-        self._api_key = api_key
-        self._headers = {
-            "Authorization": "Bearer %s" % api_key,
+        self.session = requests.Session()
+        self.session.auth = BearerAuth(api_key)
+        self.session.headers.update({
             "Ngrok-Version": NGROK_API_VERSION,
             "Accept": "application/json",
-            "User-Agent": user_agent or default_user_agent(),
-        }
+            "User-Agent": user_agent(),
+        })
 
     # -- public API -----------------------------------------------------
 
@@ -223,18 +251,43 @@ class NgrokClient:
         return self.request("POST", path, body={} if body is None else body)
 
     def paginate(self, path: str, key: str, params: dict | None = None, max_items: int | None = None):
-        """Yield the items of a list endpoint, following ``next_page_uri`` (on the same origin only)."""
-        from ansible_collections.community.ngrok.plugins.module_utils._client_extras import paginate
-        return paginate(self, path, key, params, max_items)
+        """Yield the items of a list endpoint, following ``next_page_uri``.
+
+        ``next_page_uri`` is followed as ngrok gives it, but only while it
+        points at the same origin as ``api_url``: the API key is never sent
+        anywhere else.
+        """
+        url = self.url(path, params)
+        seen = set()
+        count = 0
+        while url:
+            seen.add(url)
+            response = self.request("GET", url)
+            page = response.data
+            if not isinstance(page, dict) or not isinstance(page.get(key), list):
+                raise self.unusable_answer(response, "GET", self.display(url), "there is no %r list in it" % key)
+            for item in page[key]:
+                yield item
+                count += 1
+                if max_items is not None and count >= max_items:
+                    return
+            next_url = page.get("next_page_uri")
+            if not next_url:
+                return
+            if origin(next_url) != origin(self.api_url):
+                raise NgrokError("Refusing to follow next_page_uri %s: it is not on %s, and the API key is only "
+                                 "ever sent to api_url" % (self.display(next_url), self.api_url),
+                                 method="GET", path=self.display(next_url))
+            if next_url in seen:
+                raise NgrokError("ngrok returned the same next_page_uri twice (%s); stopping to avoid a loop"
+                                 % self.display(next_url), method="GET", path=self.display(next_url))
+            url = next_url
 
     def request(self, method: str, path: str, params: dict | None = None, body: dict | None = None) -> NgrokResponse:
-        """Send one API call, retrying only where that is safe (see module doc)."""
-        url = self._url(path)
-        if params:
-            url += ("&" if "?" in url else "?") + urlencode(params)
-        display = self._display(url)
+        """Send one API call, retrying only where that is safe (see this file's docstring)."""
+        url = self.url(path, params)
+        display = self.display(url)
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
-        headers = {"Content-Type": "application/json"} if data is not None else None
         idempotent = method in ("GET", "HEAD")
         attempt = 0
         retried = 0  # retries used (rate limiting does not count)
@@ -244,34 +297,41 @@ class NgrokClient:
             attempt += 1
             can_retry = retried < self.retries
             try:
-                response, raw, body_problem = self._send(method, url, data, headers)
+                response = self._send(method, url, data)
             except _NotSent as exc:
                 if can_retry:
                     retried += 1
                     self._wait(retried, None)
                     continue
-                raise NgrokError("Could not connect to %s: %s" % (self.api_url, exc), outcome=OUTCOME_FAILED,
-                                 attempts=attempt, method=method, path=display) from exc
+                raise NgrokError("Could not connect to %s: %s" % (self.api_url, exc), attempts=attempt,
+                                 method=method, path=display) from exc
             except _MaybeSent as exc:
                 if idempotent and can_retry:
                     retried += 1
                     self._wait(retried, None)
                     continue
-                from ansible_collections.community.ngrok.plugins.module_utils._client_extras import scrub
-                problem = scrub(str(exc), self._api_key)  # it may quote what the server sent
-                raise NgrokError("No answer from ngrok for %s %s: %s" % (method, display, problem),
+                raise NgrokError("No answer from ngrok for %s %s: %s" % (method, display, scrub(str(exc), self._api_key)),
                                  outcome=OUTCOME_FAILED if idempotent else OUTCOME_UNKNOWN,
                                  attempts=attempt, method=method, path=display) from exc
 
             status = response.status_code
             if 200 <= status < 300:
-                return NgrokResponse(status, response.headers, self._decode_success(method, display, response, raw))
+                response.data = self._decode_success(method, display, response)
+                return response
+            if 300 <= status < 400:
+                location = scrub(response.headers.get("Location") or "", self._api_key) or "no Location"
+                raise NgrokError("ngrok answered %s %s with a redirect (HTTP %d to %s). Redirects are not followed, so "
+                                 "that the API key is only ever sent to api_url: check api_url"
+                                 % (method, display, status, location),
+                                 status_code=status, api_msg="redirect to %s" % location,
+                                 operation_id=scrub(response.operation_id, self._api_key), attempts=attempt,
+                                 method=method, path=display)
 
-            from ansible_collections.community.ngrok.plugins.module_utils._client_extras import decode_error
-            error = decode_error(response, raw, method, display, attempt, body_problem, self._api_key)
+            error = self.decode_error(response, method, display, attempt)
+            retry_after = response.headers.get("Retry-After")
             if (status == 429 or error.error_code == RATE_LIMITED_CODE) and error.error_code not in UNKNOWN_OUTCOME_CODES:
                 rate_limited += 1
-                delay = self._delay(rate_limited, response.headers.get("Retry-After"), RATE_LIMIT_BACKOFF_CAP)
+                delay = self._delay(rate_limited, retry_after, RATE_LIMIT_BACKOFF_CAP)
                 if 0 < self.rate_limit_timeout and rate_waited + delay <= self.rate_limit_timeout \
                         and rate_limited < MAX_RATE_LIMITED_ATTEMPTS:
                     rate_waited += delay
@@ -282,143 +342,165 @@ class NgrokClient:
             if error.error_code in RETRY_ALWAYS_CODES:
                 if can_retry:
                     retried += 1
-                    self._wait(retried, response.headers.get("Retry-After"))
+                    self._wait(retried, retry_after)
                     continue
                 raise error
             if (status >= 500 and status not in DEFINITE_5XX_STATUSES and error.error_code not in DEFINITE_FAILURE_CODES) \
                     or error.error_code in UNKNOWN_OUTCOME_CODES:
                 if idempotent and can_retry:
                     retried += 1
-                    self._wait(retried, response.headers.get("Retry-After"))
+                    self._wait(retried, retry_after)
                     continue
                 if not idempotent:
                     error.outcome = OUTCOME_UNKNOWN
             raise error
 
-    # -- internals ------------------------------------------------------
-
-    def _url(self, path_or_url: str) -> str:
+    def url(self, path_or_url: str, params: dict | None = None) -> str:
+        """The absolute URL of an API path (a full URL is kept as it is), with ``params`` as its query."""
         if path_or_url[:8].lower().startswith(("http://", "https://")):
-            return path_or_url
-        return self.api_url + "/" + path_or_url.lstrip("/")
+            url = path_or_url
+        else:
+            url = self.api_url + "/" + path_or_url.lstrip("/")
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params)
+        return url
 
-    def _display(self, url: str) -> str:
+    def display(self, url: str) -> str:
         """The URL relative to api_url, for messages."""
         if url.startswith(self.api_url) and url[len(self.api_url):len(self.api_url) + 1] in ("", "/", "?"):
             return url[len(self.api_url):] or "/"
         return url
 
-    def _send(self, method, url, data, headers):
-        """One attempt: (reply, body, body_problem), or _NotSent / _MaybeSent / NgrokError."""
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
-        try:
-            host = _wire_host(parts.hostname or "")
-            port = parts.port or (443 if scheme == "https" else 80)
-            _check_wire_text(target, "the URL")
-        except ValueError as exc:  # a bad port (from urlsplit), or _InvalidRequest
-            raise NgrokError("Invalid request URL for %s: %s" % (self.api_url, exc), method=method) from exc
-        all_headers = dict(self._headers)
-        if headers:
-            all_headers.update(headers)
-        for name, value in all_headers.items():
-            if not value.isascii() or any(char < " " and char != "\t" or char == "\x7f" for char in value):
-                # Never the value: it may be the API key.
-                raise NgrokError("Cannot send the request to %s: the %s header contains a line break, a control or a "
-                                 "non-ASCII character (not shown)" % (self.api_url, name), method=method)
+    def decode_error(self, response: NgrokResponse, method: str, display: str, attempt: int) -> NgrokError:
+        """The NgrokError for a non-2xx answer; any text quoted from it is scrubbed of the API key."""
+        body = _json_or_none(response.raw)
+        error_code = api_msg = operation_id = None
+        if isinstance(body, dict):
+            error_code = str_or_none(body.get("error_code"))
+            api_msg = str_or_none(body.get("msg"))
+            details = body.get("details")
+            if isinstance(details, dict):
+                operation_id = str_or_none(details.get("operation_id"))
+        if api_msg is None:
+            if response.body_problem:
+                detail = response.body_problem
+            elif response.raw.strip():
+                detail = "the response is not an ngrok error: %s" % self.quote(response.raw)
+            else:
+                detail = "empty response body"
+            api_msg = ("%s (%s)" % (response.reason, detail) if response.reason else detail).strip()
+        error = NgrokError("", status_code=response.status_code, error_code=scrub(error_code, self._api_key),
+                           api_msg=scrub(api_msg, self._api_key),
+                           operation_id=scrub(operation_id or response.operation_id, self._api_key),
+                           attempts=attempt, method=method, path=display,
+                           # ngrok's error JSON always has status_code and msg; a proxy's 404 page has not
+                           from_ngrok=isinstance(body, dict) and "status_code" in body and "msg" in body)
+        error.message = "%s %s: %s" % (method, display, error.describe())
+        error.args = (error.message,)
+        return error
+
+    def unusable_answer(self, response: NgrokResponse, method: str, display: str, problem: str) -> NgrokError:
+        """A 2xx answer that cannot be used: a failure that still gives its status and ngrok's operation ID."""
+        return NgrokError("ngrok answered %s %s with HTTP %d but %s" % (method, display, response.status_code, problem),
+                          status_code=response.status_code, api_msg=problem,
+                          operation_id=scrub(response.operation_id, self._api_key), method=method, path=display)
+
+    def quote(self, raw: bytes, size: int = 120) -> str:
+        """The start of a body, for a message: whitespace squeezed, the API key scrubbed BEFORE it is cut."""
+        text = scrub(raw[:MAX_QUOTED_BYTES].decode("utf-8", "replace"), self._api_key)
+        text = " ".join(text.split())
+        if len(text) > size:
+            text = text[:size] + "..."
+        return repr(text)
+
+    # -- internals ------------------------------------------------------
+
+    def _send(self, method: str, url: str, data: bytes | None) -> NgrokResponse:
+        """One attempt: the answer, or _NotSent / _MaybeSent / NgrokError (not retried)."""
+        headers = {"Content-Type": "application/json"} if data is not None else None
         self.requests_sent += 1
-        conn = _connection(scheme, host, port, self.timeout, self.validate_certs, _proxy(scheme, host, port))
+        deadline = self._clock() + self.timeout
         try:
+            response = self.session.request(method, url, data=data, headers=headers, stream=True,
+                                            allow_redirects=False, verify=self.verify,
+                                            timeout=(self.timeout, self.timeout))
+        except requests.exceptions.SSLError as exc:
+            # The TLS handshake failed: nothing was sent, and sending again will not help.
+            raise NgrokError("TLS error talking to %s: %s. Check the server certificate (ca_path, or the "
+                             "REQUESTS_CA_BUNDLE environment variable), or set validate_certs=false only for a "
+                             "trusted test endpoint" % (self.api_url, reason(exc)), method=method) from exc
+        except requests.exceptions.ProxyError as exc:
+            if _never_connected(exc):
+                raise _NotSent("could not reach the proxy: %s" % reason(exc)) from exc
+            # The proxy answered and refused the tunnel: a retry gets the same answer.
+            raise NgrokError("The proxy refused to connect to %s: %s" % (self.api_url, reason(exc)),
+                             method=method) from exc
+        except requests.exceptions.ConnectTimeout as exc:
+            raise _NotSent("no connection within %s seconds (timeout)" % format_seconds(self.timeout)) from exc
+        except requests.exceptions.ReadTimeout as exc:
+            raise _MaybeSent("no response within %s seconds (timeout)" % format_seconds(self.timeout)) from exc
+        except requests.exceptions.ConnectionError as exc:
+            if _never_connected(exc):
+                raise _NotSent(reason(exc)) from exc
+            raise _MaybeSent("the connection was dropped (%s)" % reason(exc)) from exc
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader, UnicodeError) as exc:
+            # Never the text of the exception: it can quote a header, and a header holds the API key.
+            raise NgrokError("Cannot send %s %s: the URL or a header value is not valid HTTP (%s)"
+                             % (method, self.display(url), type(exc).__name__), method=method) from exc
+        with response:
+            answer = NgrokResponse(response.status_code, response.reason or "", response.headers, b"")
             try:
-                conn.connect()
-            except socket.timeout as exc:
-                raise _NotSent("no connection within %s seconds (timeout)" % _fmt_seconds(self.timeout)) from exc
-            except OSError as exc:
-                if _is_tls_error(exc):
-                    # The TLS handshake failed: nothing was sent, but retrying will not help.
-                    raise NgrokError("TLS error talking to %s: %s. Check the server certificate (the system trust "
-                                     "store, or SSL_CERT_FILE), or set validate_certs=false only for a trusted test "
-                                     "endpoint" % (self.api_url, _reason(exc)), method=method) from exc
-                if str(exc).startswith("Tunnel connection failed"):
-                    # The proxy answered, and refused: a retry gets the same answer.
-                    raise NgrokError("The proxy refused to connect to %s: %s" % (self.api_url, _reason(exc)),
-                                     method=method) from exc
-                raise _NotSent(_reason(exc)) from exc
-            # One deadline for the whole answer (status line, headers, body), however it trickles in.
-            deadline = self._clock() + self.timeout
-            try:
-                conn.request(method, target, body=data, headers=all_headers)
-                response = conn.getresponse(deadline, self._clock)
-            except socket.timeout as exc:
-                raise _MaybeSent("no response within %s seconds (timeout)" % _fmt_seconds(self.timeout)) from exc
-            except (_ProtocolError, OSError) as exc:
-                raise _MaybeSent("the connection was dropped (%s)" % _reason(exc)) from exc
-            reply = _Reply(response.status, response.reason, response.headers)
-            try:
-                raw = self._read_body(response, deadline)
+                answer.raw = self._read_body(response, deadline)
             except _MaybeSent as exc:
-                status = reply.status_code
+                status = answer.status_code
                 if 200 <= status < 300 and method != "GET":
                     # ngrok answered success before the body broke off: the action happened.
-                    return reply, b"", str(exc)
-                if 400 <= status < 500 or status in DEFINITE_5XX_STATUSES:
+                    answer.body_problem = str(exc)
+                elif 300 <= status < 500 or status in DEFINITE_5XX_STATUSES:
                     # The status line says the request was not acted upon; only its explanation is lost.
-                    return reply, b"", str(exc)
-                raise
-            return reply, raw, None
-        finally:
-            conn.close()
+                    answer.body_problem = str(exc)
+                else:
+                    raise
+        return answer
 
     def _read_body(self, response, deadline: float) -> bytes:
-        """Read at most MAX_BODY_BYTES, by ``deadline`` (``timeout`` after the request was sent).
-
-        Each read returns what has arrived (read1); the connection's reader
-        cuts the socket timeout to the time left, and the deadline is checked
-        after every read: a body that trickles in cannot hold the module past
-        ``timeout``.
-        """
-        now = self._clock()
+        """Read at most MAX_BODY_BYTES, by ``deadline`` (checked after every read; each read waits ``timeout``)."""
         chunks = []
         size = 0
         try:
             while True:
-                if now > deadline:
-                    raise _MaybeSent("the response body did not arrive within %s seconds"
-                                     % _fmt_seconds(self.timeout))
-                chunk = response.read1(65536)
+                if self._clock() > deadline:
+                    raise _MaybeSent("the response body did not arrive within %s seconds" % format_seconds(self.timeout))
+                chunk = response.raw.read1(READ_SIZE, decode_content=True)
                 if not chunk:
-                    break
+                    return b"".join(chunks)
                 size += len(chunk)
                 if size > MAX_BODY_BYTES:
                     raise _MaybeSent("the response body is larger than %d bytes" % MAX_BODY_BYTES)
                 chunks.append(chunk)
-                now = self._clock()
-        except (_ProtocolError, OSError) as exc:
-            if isinstance(exc, socket.timeout) or self._clock() >= deadline:
-                raise _MaybeSent("the response body did not arrive within %s seconds" % _fmt_seconds(self.timeout)) from exc
-            raise _MaybeSent("the response body broke off (%s)" % _reason(exc)) from exc
-        return b"".join(chunks)
+        except (Urllib3Error, OSError) as exc:
+            if isinstance(exc, (ReadTimeoutError, socket.timeout)) or self._clock() >= deadline:
+                raise _MaybeSent("the response body did not arrive within %s seconds"
+                                 % format_seconds(self.timeout)) from exc
+            raise _MaybeSent("the response body broke off (%s)" % reason(exc)) from exc
 
-    def _decode_success(self, method, display, response, raw):
-        if not raw.strip():
+    def _decode_success(self, method: str, display: str, response: NgrokResponse):
+        if not response.raw.strip():
             return None
         try:
-            return json.loads(raw.decode("utf-8"))
+            return json.loads(response.raw.decode("utf-8"))
         except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested thousands of levels deep
             if method != "GET":
                 # A POST that ngrok answered with 2xx happened; its body does not matter.
                 return None
-            from ansible_collections.community.ngrok.plugins.module_utils._client_extras import snippet, unusable_answer
-            raise unusable_answer(response, method, display,
-                                  "the body is not JSON: %s" % snippet(raw, secret=self._api_key)) from exc
+            raise self.unusable_answer(response, method, display,
+                                       "the body is not JSON: %s" % self.quote(response.raw)) from exc
 
     def _wait(self, retry: int, retry_after) -> None:
         self._pause(self._delay(retry, retry_after, BACKOFF_CAP))
 
     def _delay(self, retry: int, retry_after, cap: float) -> float:
         """Seconds before the ``retry``-th retry: Retry-After plus jitter, else full-jitter backoff."""
-        from ansible_collections.community.ngrok.plugins.module_utils._client_extras import parse_retry_after
         seconds = parse_retry_after(retry_after)
         if seconds is not None:
             return min(seconds, RETRY_AFTER_CAP) + self._rand(0, 1.0)
@@ -429,259 +511,111 @@ class NgrokClient:
         self._sleep(delay)
 
 
-class _Reply:
-    """Status line and headers of one answer (``headers.get`` ignores case)."""
+def _never_connected(exc: Exception) -> bool:
+    """Whether a requests ConnectionError (or ProxyError) happened before the request could leave this machine.
 
-    def __init__(self, status_code: int, reason: str, headers) -> None:
-        self.status_code = status_code
-        self.reason = reason
-        self.headers = headers
-
-
-#: The environment variables that can name a proxy for https (no_proxy alone cannot).
-PROXY_VARIABLES = frozenset(("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"))
-
-
-def _proxy(scheme: str, host: str, port: int):
-    """The proxy for an https request, or None; the proxy code is only imported when a variable is set."""
-    if scheme != "https" or PROXY_VARIABLES.isdisjoint(os.environ):
-        return None
-    from ansible_collections.community.ngrok.plugins.module_utils._client_extras import proxy_for
-    return proxy_for(scheme, host, port)
-
-
-def _connection(scheme: str, host: str, port: int, timeout: float, validate_certs: bool, proxy):
-    """An unconnected connection to ``host``: direct, or tunnelled through ``proxy`` (the tests fake this)."""
-    return _Connection(scheme, host, port, timeout, validate_certs, proxy)
-
-
-class _Connection:
-    """One HTTP/1.1 exchange on one socket (``Connection: close``), over TLS for https.
-
-    Close to ``http.client``'s connections: ``connect()`` (TCP, the proxy's
-    CONNECT tunnel, the TLS handshake), ``request()``, ``getresponse(deadline,
-    clock)`` (every read of the answer ends by ``deadline``) and ``close()``.
+    urllib3 raises NewConnectionError (DNS failures included) when the TCP
+    connection, to the API or to a proxy, could not be opened; requests wraps
+    it in a MaxRetryError as ``reason``. Anything else happened on an open
+    connection.
     """
-
-    def __init__(self, scheme: str, host: str, port: int, timeout: float, validate_certs: bool, proxy) -> None:
-        """``host`` as _wire_host returns it (NgrokClient._send checked it)."""
-        self.scheme = scheme
-        self.host = host
-        self.port = port
-        self.timeout = timeout
-        self.validate_certs = validate_certs
-        self.proxy = proxy
-        self.sock: Any = None  # a socket.socket, or an ssl.SSLSocket once connected over https
-        self._file: Any = None
-        self._method = ""
-
-    def connect(self) -> None:
-        address = (self.proxy.host, self.proxy.port) if self.proxy is not None else (self.host, self.port)
-        # An ASCII name as bytes: the socket module then skips the idna codec.
-        self.sock = socket.create_connection((_ascii_or_text(address[0]), address[1]), self.timeout)
-        if self.proxy is not None:
-            from ansible_collections.community.ngrok.plugins.module_utils._client_extras import open_tunnel
-            open_tunnel(self.sock, self.host, self.port, self.proxy)
-        if self.scheme == "https":
-            import ssl  # pylint: disable=import-outside-toplevel  # only https pays for it (~6 ms)
-
-            context = ssl.create_default_context()
-            if not self.validate_certs:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            self.sock = context.wrap_socket(self.sock, server_hostname=self.host)
-
-    def request(self, method: str, target: str, body: bytes | None = None, headers: dict | None = None) -> None:
-        """Send the request (``target`` and the header values were checked by NgrokClient._send)."""
-        default_port = 443 if self.scheme == "https" else 80
-        head = ["%s %s HTTP/1.1" % (method, target), "Host: %s" % _authority(self.host, self.port, default_port),
-                "Accept-Encoding: identity", "Connection: close"]
-        head.extend("%s: %s" % item for item in (headers or {}).items())
-        if body is not None or method in ("POST", "PUT", "PATCH"):
-            head.append("Content-Length: %d" % len(body or b""))
-        self.sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("ascii") + (body or b""))
-        self._method = method
-
-    def getresponse(self, deadline: float, clock):
-        """The status line and headers; every read of the answer ends by ``deadline`` (a ``clock()`` reading)."""
-        self._file = io.BufferedReader(_SocketReader(self.sock, deadline, clock))
-        status, reason, headers = _read_head(self._file)
-        for dummy in range(MAX_INTERIM_ANSWERS):
-            if not 100 <= status < 200:
-                break
-            status, reason, headers = _read_head(self._file)  # interim answers (100 Continue) come first
-        else:
-            raise _ProtocolError("more than %d interim (1xx) answers" % MAX_INTERIM_ANSWERS)
-        return _Response(self._file, status, reason, headers, self._method == "HEAD")
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-        if self.sock is not None:
-            self.sock.close()
+    cause = exc.args[0] if exc.args else None
+    underlying = getattr(cause, "reason", cause)
+    # A proxy that could not be reached: urllib3's ProxyError wraps the connection error.
+    underlying = getattr(underlying, "original_error", underlying)
+    return isinstance(underlying, NewConnectionError)
 
 
-class _SocketReader(io.RawIOBase):
-    """The bytes of a socket; each read waits only for the time left until ``deadline``."""
-
-    def __init__(self, sock, deadline: float, clock) -> None:
-        super().__init__()
-        self._sock = sock
-        self._deadline = deadline
-        self._clock = clock
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        left = self._deadline - self._clock()
-        if left <= 0:
-            raise socket.timeout("timed out")
-        self._sock.settimeout(left)
-        return self._sock.recv_into(buffer)
-
-
-class _Headers:
-    """Response headers; ``get`` ignores case and returns the first value of a repeated header."""
-
-    def __init__(self, values: dict[str, str]) -> None:
-        self._values = values  # lower-case names
-
-    def get(self, name: str, default=None):
-        return self._values.get(name.lower(), default)
-
-
-class _Response:
-    """Status, reason, headers, and ``read1`` over the body (``b""`` at its end)."""
-
-    def __init__(self, reader, status: int, reason: str, headers: _Headers, head_only: bool) -> None:
-        self.status = status
-        self.reason = reason
-        self.headers = headers
-        self._reader = reader
-        self._chunked = False
-        self._left = None  # bytes left: of the body (Content-Length) or of this chunk; None: until the end
-        if head_only or status in (204, 304):
-            self._left = 0
-        elif "chunked" in (headers.get("Transfer-Encoding") or "").lower():
-            self._chunked = True
-        else:
-            length = (headers.get("Content-Length") or "").strip()
-            if length.isascii() and length.isdigit():
-                self._left = int(length)
-        self._done = self._left == 0 and not self._chunked
-
-    def read1(self, size: int = 65536) -> bytes:
-        if self._done:
-            return b""
-        if self._chunked and not self._left:
-            self._next_chunk()
-            if self._done:
-                return b""
-        data = self._reader.read1(size if self._left is None else min(size, self._left))
-        if self._left is None:
-            self._done = not data
-            return data
-        if not data:
-            raise _ProtocolError("the body stopped %d bytes before its end" % self._left)
-        self._left -= len(data)
-        self._done = self._left == 0 and not self._chunked
-        return data
-
-    def _next_chunk(self) -> None:
-        if self._left == 0:  # the CRLF after the previous chunk's data
-            if self._reader.readline(MAX_LINE_BYTES + 1) not in (b"\r\n", b"\n"):
-                raise _ProtocolError("a chunk is not followed by CRLF")
-        line = self._reader.readline(MAX_LINE_BYTES + 1)
-        size = line.split(b";", 1)[0].strip()
-        if not size or size.strip(b"0123456789abcdefABCDEF") or len(line) > MAX_LINE_BYTES:
-            raise _ProtocolError("bad chunk size line %r" % line[:40] if line else "the chunked body stopped")
-        self._left = int(size, 16)
-        if self._left == 0:
-            for dummy in range(MAX_HEADERS + 1):  # trailer fields, up to an empty line (or the end)
-                if self._reader.readline(MAX_LINE_BYTES + 1) in (b"\r\n", b"\n", b""):
-                    self._done = True
-                    return
-            raise _ProtocolError("more than %d trailer lines" % MAX_HEADERS)
-
-
-def _read_head(reader):
-    """(status, reason, headers) of one answer, from its status line to the empty line."""
-    line = reader.readline(MAX_LINE_BYTES + 1)
-    if not line:
-        raise _NoAnswer("the server closed the connection without an answer")
-    parts = line.decode("latin-1").split(None, 2)
-    if len(line) > MAX_LINE_BYTES or len(parts) < 2 or not parts[0].startswith("HTTP/1.") \
-            or not (len(parts[1]) == 3 and parts[1].isascii() and parts[1].isdigit()):
-        raise _ProtocolError("not an HTTP/1.x status line: %r" % line[:40])
-    values = {}
-    folds_into = None  # the header an obsolete folded line continues (None: one we did not keep)
-    for dummy in range(MAX_HEADERS + 1):
-        line = reader.readline(MAX_LINE_BYTES + 1)
-        if line in (b"\r\n", b"\n", b""):
-            return int(parts[1]), parts[2].strip() if len(parts) > 2 else "", _Headers(values)
-        text = line.decode("latin-1")
-        if len(line) > MAX_LINE_BYTES:
-            raise _ProtocolError("a header line is longer than %d bytes" % MAX_LINE_BYTES)
-        if text[:1] in (" ", "\t") and values:  # obs-fold: the value goes on, after a space (RFC 9112 5.2)
-            if folds_into is not None:
-                values[folds_into] = (values[folds_into] + " " + text.strip()).strip()
-            continue
-        name, colon, value = text.partition(":")
-        name = name.strip().lower()
-        if not colon or not name or " " in name or "\t" in name:
-            raise _ProtocolError("bad header line %r" % line[:40])
-        folds_into = None if name in values else name
-        values.setdefault(name, value.strip())
-    raise _ProtocolError("more than %d header lines" % MAX_HEADERS)
-
-
-def _wire_host(host: str) -> str:
-    """The host name as it goes on the wire (IDNA for a non-ASCII name), or _InvalidRequest."""
-    if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError as exc:
-            raise _InvalidRequest("the host name cannot be encoded (%s)" % exc) from exc
-    _check_wire_text(host, "the host name")
-    return host
-
-
-def _check_wire_text(text: str, what: str) -> None:
-    if not text.isascii() or any(char <= " " or char == "\x7f" for char in text):
-        raise _InvalidRequest("%s contains whitespace, control or non-ASCII characters" % what)
-
-
-def _authority(host: str, port: int, default_port: int | None) -> str:
-    name = "[%s]" % host if ":" in host else host
-    return name if port == default_port else "%s:%d" % (name, port)
-
-
-def _ascii_or_text(host: str):
-    return host.encode("ascii") if host.isascii() else host
-
-
-def _is_tls_error(exc: OSError) -> bool:
-    """Whether ``exc`` comes from TLS (ssl is only loaded once an https connection was made)."""
-    ssl = sys.modules.get("ssl")
-    return ssl is not None and isinstance(exc, ssl.SSLError)
-
-
-def default_user_agent() -> str:
+def _json_or_none(raw: bytes):
     try:
-        from ansible.module_utils.ansible_release import __version__ as ansible_version
-    except ImportError:  # pragma: no cover
-        ansible_version = "unknown"
-    python_version = "%d.%d.%d" % sys.version_info[:3]
-    return "%s/%s (ansible-core/%s; python/%s)" % (COLLECTION_NAME, COLLECTION_VERSION, ansible_version, python_version)
+        return json.loads(raw.decode("utf-8")) if raw.strip() else None
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands of levels deep
+        return None
 
 
-def _reason(exc) -> str:
-    """A one-line reason from a socket, TLS or protocol exception."""
-    if isinstance(exc, socket.timeout):
-        return "timed out"
-    return " ".join(str(exc).split()) or type(exc).__name__
+def origin(url: str) -> tuple:
+    """(scheme, host, port) with the default port made explicit."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is None:
+        port = {"http": 80, "https": 443}.get(scheme)
+    return (scheme, (parts.hostname or "").lower(), port)
 
 
-def _fmt_seconds(value: float) -> str:
+def user_agent() -> str:
+    return "%s/%s (ansible-core/%s; python-requests/%s; python/%d.%d.%d)" % (
+        COLLECTION_NAME, COLLECTION_VERSION, ANSIBLE_CORE_VERSION, requests.__version__, *sys.version_info[:3])
+
+
+def parse_retry_after(value) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds only); None when absent or not a number."""
+    if value is None:
+        return None
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        return None
+    if math.isnan(seconds) or seconds < 0:
+        return None
+    return seconds
+
+
+def reason(exc: BaseException) -> str:
+    """A one-line reason from a requests, urllib3 or socket exception: its innermost cause, without object reprs."""
+    inner = exc
+    for dummy in range(6):
+        nested = getattr(inner, "reason", None)
+        if not isinstance(nested, BaseException):
+            nested = next((arg for arg in getattr(inner, "args", ()) if isinstance(arg, BaseException)), None)
+        if nested is None:
+            break
+        inner = nested
+    text = " ".join(str(inner).split()) or type(inner).__name__
+    # urllib3 2.x prefixes "HTTPConnection(host='...', port=...): " or "<...HTTPConnection object at 0x...>: "
+    for marker in ("): ", ">: "):
+        head, sep, tail = text.partition(marker)
+        if sep and ("Connection(" in head or "Connection object" in head):
+            text = tail
+            break
+    return text
+
+
+def format_seconds(value: float) -> str:
+    """Seconds for a message: ``1``, ``1.5``, ``120``."""
     return "%g" % value
+
+
+def scrub(text, secret, shortest: int = 8):
+    """``text`` with every piece of ``secret`` that is ``shortest`` characters or longer masked.
+
+    A server or a proxy can echo the request back, Authorization header
+    included. Ansible's no_log masking only replaces the whole value, so a
+    quote cut to a few dozen characters could show part of the API key; this
+    catches a piece of it anywhere in the text.
+    """
+    if not secret or not text:
+        return text
+    shortest = min(shortest, len(secret))
+    out = []
+    start = i = 0
+    while i <= len(text) - shortest:
+        if text[i:i + shortest] not in secret:
+            i += 1
+            continue
+        end = i + shortest
+        while end < len(text) and text[i:end + 1] in secret:
+            end += 1
+        out.append(text[start:i] + "********")
+        start = i = end
+    out.append(text[start:])
+    return "".join(out)
+
+
+def str_or_none(value):
+    if value is None:
+        return None
+    return str(value)

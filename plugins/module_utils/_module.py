@@ -3,25 +3,31 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""What every community.ngrok module shares: connection options, their
-validation, the client, and failures.
+"""The base of every community.ngrok module: the connection options, their
+validation (before any request), the client, and failures and warnings
+scrubbed of the API key.
 
 INTERNAL: private to the collection; may change without notice.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import os
 import re
 from typing import NoReturn
 from urllib.parse import urlsplit
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ansible_collections.community.ngrok.plugins.module_utils._client import (
     DEFAULT_API_URL,
+    HAS_REQUESTS,
+    REQUESTS_IMPORT_ERROR,
     NgrokClient,
     NgrokError,
+    scrub,
 )
 
 #: Bounds of the connection options (a value outside is an input error).
@@ -38,9 +44,10 @@ _OTHER_PREFIX_RE = re.compile(r"([a-z]{1,8})_[0-9A-Za-z]+")
 def connection_argument_spec() -> dict:
     """The options documented once in the ``community.ngrok.api`` doc fragment."""
     return dict(
-        api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["NGROK_API_KEY"])),
+        api_key=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["NGROK_API_KEY"])),
         api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, ["NGROK_API_URL"])),
         validate_certs=dict(type="bool", default=True),
+        ca_path=dict(type="path"),
         timeout=dict(type="float", default=30),
         retries=dict(type="int", default=5),
         rate_limit_timeout=dict(type="float", default=120),
@@ -97,8 +104,6 @@ def _shown_url(parts) -> str:
 def _is_loopback(hostname: str) -> bool:
     if hostname.lower() == "localhost":
         return True
-    import ipaddress  # only for http:// URLs; not worth its import time on every run
-
     try:
         return ipaddress.ip_address(hostname).is_loopback
     except ValueError:
@@ -107,7 +112,6 @@ def _is_loopback(hostname: str) -> bool:
 
 def check_api_key(value) -> str:
     if value is None or not str(value).strip():
-        import os
         if value is None and os.environ.get("NGROK_API_KEY", "").strip():
             # the fallback applies only to an option that is not given: api_key was given as null
             raise ValueError("api_key is null (an empty variable?), and a null option hides NGROK_API_KEY, which is "
@@ -121,6 +125,13 @@ def check_api_key(value) -> str:
         raise ValueError("api_key contains non-ASCII characters (a typographic quote or a look-alike letter pasted "
                          "with it?): ngrok API keys are ASCII letters, digits and '_' (the value is not shown here)")
     return value
+
+
+def check_ca_path(value) -> None:
+    """A ca_path must name a CA bundle file (or a directory of certificates) that exists."""
+    if value is not None and not os.path.exists(value):
+        raise ValueError("ca_path %r does not exist: it must be a PEM file of CA certificates (or a directory of them)"
+                         % value)
 
 
 def check_tunnel_session_id(value, option: str = "id") -> str:
@@ -154,7 +165,6 @@ def _scrubbed(value, secret):
     ``secret``. Not recursive: an answer may nest its JSON deeper than Python's recursion limit allows."""
     if not secret or not isinstance(secret, str):
         return value
-    from ansible_collections.community.ngrok.plugins.module_utils._client_extras import scrub
     root = [value]
     todo = [(root, 0)]
     while todo:
@@ -182,6 +192,8 @@ class NgrokModule:
         spec = connection_argument_spec()
         spec.update(argument_spec)
         self.module = AnsibleModule(argument_spec=spec, supports_check_mode=supports_check_mode, **kwargs)
+        if not HAS_REQUESTS:
+            self.module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
         self.params = self.module.params
         self.check_mode = self.module.check_mode
         self._client: NgrokClient | None = None
@@ -190,6 +202,7 @@ class NgrokModule:
         try:
             check_api_key(self.params["api_key"])
             self.params["api_url"] = check_api_url(self.params["api_url"])
+            check_ca_path(self.params["ca_path"])
             check_number("timeout", self.params["timeout"], MIN_TIMEOUT, MAX_TIMEOUT, " seconds")
             check_number("retries", self.params["retries"], 0, MAX_RETRIES)
             check_number("rate_limit_timeout", self.params["rate_limit_timeout"], 0, MAX_TIMEOUT, " seconds")
@@ -205,6 +218,7 @@ class NgrokModule:
                 api_key=self.params["api_key"],
                 api_url=self.params["api_url"],
                 validate_certs=self.params["validate_certs"],
+                ca_path=self.params["ca_path"],
                 timeout=self.params["timeout"],
                 retries=self.params["retries"],
                 rate_limit_timeout=self.params["rate_limit_timeout"],

@@ -3,39 +3,28 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Tunnel sessions: the restart/stop/update actions.
+"""Tunnel sessions in the ngrok API: their paths, reading and listing them,
+CEL filters on them, and the sentence that explains a failed request.
 
 INTERNAL: private to the collection; may change without notice.
-
-What a plain successful action runs is here; failure messages, resolving a
-lost answer, following the agent across a restart (``wait``) and the info
-module's lookups are in ``_tunnel_sessions_extras``, imported only when needed
-(AnsiballZ ships module_utils as source, compiled on every module run).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.community.ngrok.plugins.module_utils._client import NgrokError
-from ansible_collections.community.ngrok.plugins.module_utils._module import (
-    NgrokModule,
-    check_number,
-    check_tunnel_session_id,
-)
+from ansible_collections.community.ngrok.plugins.module_utils._client import NgrokClient, NgrokError, format_seconds
 
 LIST_PATH = "/tunnel_sessions"
-
-#: Bounds of wait_timeout and wait_interval (seconds); the waiting itself is
-#: in _tunnel_sessions_extras.wait_for_reconnect.
-MAX_WAIT_TIMEOUT = 3600
-MIN_WAIT_INTERVAL = 1
-MAX_WAIT_INTERVAL = 300
+LIST_KEY = "tunnel_sessions"
+PAGE_SIZE = 100
 
 WINDOWS_HINT = ("ngrok cannot restart Windows agents remotely (the agent restarts itself with exec(), which Windows "
                 "does not have). Stop it with community.ngrok.ngrok_tunnel_session_stop and let its service manager "
                 "start it again (for example a Windows service with a recovery action 'Restart the Service')")
 
+#: What ngrok answers to each action: the word for it done, the codes for "this agent cannot", for "the agent
+#: tried and failed", and for "not on an SSH session".
 ACTIONS: dict[str, dict[str, Any]] = {
     "restart": {
         "done": "restarted",
@@ -57,92 +46,147 @@ ACTIONS: dict[str, dict[str, Any]] = {
     },
 }
 
+_AUTH_CODES = frozenset("ERR_NGROK_%d" % n for n in (200, 201, 202, 203, 206, 207, 208))
+_FORBIDDEN_CODES = frozenset(("ERR_NGROK_204", "ERR_NGROK_205", "ERR_NGROK_220"))
+
 
 def session_path(session_id: str, action: str | None = None) -> str:
     path = "%s/%s" % (LIST_PATH, session_id)
     return path + "/" + action if action else path
 
 
-def get_session(client, session_id: str, missing_ok: bool = True) -> dict | None:
+def get_session(client: NgrokClient, session_id: str, missing_ok: bool = True) -> dict | None:
     """The session, or None when ngrok answers 404 (or that NgrokError, unless ``missing_ok``)."""
+    path = session_path(session_id)
     try:
-        response = client.get(session_path(session_id))
+        response = client.get(path)
     except NgrokError as exc:
         if missing_ok and exc.status_code == 404 and exc.from_ngrok:
             return None
         raise
     data = response.data
     if not isinstance(data, dict) or not data.get("id"):
-        from ansible_collections.community.ngrok.plugins.module_utils._client_extras import unusable_answer
-        raise unusable_answer(response, "GET", session_path(session_id), "it is not a tunnel session (%s)"
-                              % ("empty body" if data is None else type(data).__name__))
+        raise client.unusable_answer(response, "GET", path, "it is not a tunnel session (%s)"
+                                     % ("empty body" if data is None else type(data).__name__))
     return data
 
 
-class TunnelSessionAction:
-    """restart, stop or update one tunnel session (the body of those modules)."""
+def list_sessions(client: NgrokClient, cel_filter: str | None = None, max_items: int | None = None) -> list:
+    params = {"limit": str(PAGE_SIZE)}
+    if cel_filter:
+        params["filter"] = cel_filter
+    return list(client.paginate(LIST_PATH, LIST_KEY, params=params, max_items=max_items))
 
-    def __init__(self, module: NgrokModule, action: str) -> None:
-        self.module = module
-        self.action = action
-        self.params = module.params
-        self.session_id = ""
 
-    def run(self) -> None:
-        params = self.params
-        try:
-            self.session_id = check_tunnel_session_id(params["id"])
-            if params.get("wait"):
-                check_number("wait_timeout", params["wait_timeout"], 1, MAX_WAIT_TIMEOUT, " seconds")
-                check_number("wait_interval", params["wait_interval"], MIN_WAIT_INTERVAL, MAX_WAIT_INTERVAL,
-                             " seconds")
-        except ValueError as exc:
-            self.module.fail(str(exc))
-        client = self.module.client
-        result: dict[str, Any] = {"changed": False, "tunnel_session_id": self.session_id}
+def cel_string(value: str) -> str:
+    """``value`` as a CEL string literal that can never change the expression."""
+    out = ['"']
+    for ch in value:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 32 or ord(ch) == 127:
+            out.append("\\u%04x" % ord(ch))
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
 
-        session: dict[str, Any] = {}
-        if self.module.check_mode or params.get("wait"):
-            session = self._read_session(result)
-            self._refuse_unsupported(session, result)
-            result["tunnel_session"] = session
-        if self.module.check_mode:
-            result["changed"] = True
-            self.module.exit(**result)
 
-        response = None
-        try:
-            response = client.post(session_path(self.session_id, self.action))
-        except NgrokError as exc:
-            from ansible_collections.community.ngrok.plugins.module_utils import _tunnel_sessions_extras as extras
-            if not (exc.unknown_outcome and extras.resolve_unknown_outcome(self, exc, result)):
-                msg = extras.explain(self.action, self.session_id, exc)
-                if result.get("unknown_outcome_checks"):
-                    msg += " Read again since: %s." % "; ".join(result["unknown_outcome_checks"])
-                self.module.fail(msg, exc, **result)
-        result["changed"] = True
-        if params.get("wait"):
-            from ansible_collections.community.ngrok.plugins.module_utils import _tunnel_sessions_extras as extras
-            since = (extras.server_time(response.headers) if response is not None else None) \
-                or session.get("started_at") or ""
-            result["new_tunnel_session"] = extras.wait_for_reconnect(self, session, since, result)
-        self.module.exit(**result)
+def and_filters(*expressions) -> str | None:
+    parts = [e for e in expressions if e]
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return " && ".join("(%s)" % p for p in parts)
 
-    def _read_session(self, result: dict) -> dict:
-        """The session before the action; any failure (a 404 too) names its HTTP status and operation ID."""
-        try:
-            session = get_session(self.module.client, self.session_id, missing_ok=False)
-        except NgrokError as exc:
-            from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions_extras import explain
-            self.module.fail("%s The %s request was not sent." % (explain("get", self.session_id, exc), self.action),
-                             exc, **result)
-        return session or {}
 
-    def _refuse_unsupported(self, session: dict, result: dict) -> None:
-        if self.action == "restart" and str(session.get("os", "")).lower() == "windows":
-            self.module.fail("Cannot restart tunnel session %s: its agent runs on Windows. %s."
-                             % (self.session_id, WINDOWS_HINT), tunnel_session=session, **result)
-        if ACTIONS[self.action]["ssh"] and session.get("transport") == "ssh":
-            self.module.fail("Cannot %s tunnel session %s: it is an SSH tunnel session, and SSH sessions cannot be "
-                             "restarted or updated remotely." % (self.action, self.session_id),
-                             tunnel_session=session, **result)
+def same_agent_filter(old: dict, since: str) -> str:
+    """CEL for: the agent of ``old``, reconnected at or after ``since`` (RFC 3339; no time bound when empty,
+    as ``timestamp("")`` is not a valid CEL timestamp)."""
+    credential = old.get("credential") or {}
+    parts = [
+        "obj.credential.id == %s" % cel_string(credential.get("id") or ""),
+        "obj.ip == %s" % cel_string(old.get("ip") or ""),
+        "obj.metadata == %s" % cel_string(old.get("metadata") or ""),
+        "obj.id != %s" % cel_string(old.get("id") or ""),
+    ]
+    if since:
+        parts.append("obj.started_at >= timestamp(%s)" % cel_string(since))
+    return " && ".join(parts)
+
+
+def explain(action: str, session_id: str | None, error: NgrokError) -> str:
+    """A sentence for the operator: what failed, ngrok's words, and what to do.
+
+    ``action`` is restart, stop, update, get or list; ``session_id`` the session
+    concerned (None for a list).
+    """
+    spec = ACTIONS.get(action, {})
+    target = "tunnel session %s" % session_id if session_id else "tunnel sessions"
+    if error.unknown_outcome:
+        if action == "update":
+            check = ("an update leaves the session in place, and the agent runs the new version only once restarted, so "
+                     "reading cannot tell; sending it again is safe, as ngrok refuses an update while the agent is "
+                     "updating or waiting for its restart")
+        else:
+            check = ("check with community.ngrok.ngrok_tunnel_session_info before sending it again (after a %s the old "
+                     "session ID is gone)" % action)
+        done = spec.get("done", action)
+        return ("The %s request for tunnel session %s may or may not have reached ngrok: %s. It was not sent again, "
+                "so the agent may or may not have %s; %s." % (action, session_id, error.describe(), done, check))
+    text = "Could not %s %s: %s." % (action, target, error.describe())
+    hint = _hint(action, error)
+    if hint is None:
+        return text
+    return "%s %s." % (text, hint if hint.startswith("ngrok") else hint[0].upper() + hint[1:])
+
+
+def _hint(action: str, error: NgrokError) -> str | None:
+    """What the operator can do about a failure, or None."""
+    spec = ACTIONS.get(action, {})
+    status, code = error.status_code, error.error_code
+    if status == 401 or code in _AUTH_CODES:
+        return ("ngrok did not accept the API key: check api_key or NGROK_API_KEY (it must be an API key from the "
+                "ngrok dashboard, not an agent authtoken or an API key ID)")
+    if status == 403 or code in _FORBIDDEN_CODES:
+        return ("the API key was accepted but its account may not do this (API access not allowed, account "
+                "suspended, or this machine's IP address is restricted)")
+    if code == "ERR_NGROK_250":
+        return ("the filter is not a valid CEL expression for ngrok: compare fields of obj (id, metadata, "
+                "agent_version, ip, os, region, started_at, credential) with == != < <= > >= in, combine with && || !, "
+                "and quote strings, for example obj.os == \"linux\" && obj.metadata != \"\"")
+    if status == 404:
+        return ("the session does not exist (any more): a tunnel session ID changes every time its agent restarts "
+                "or reconnects. Look the current ID up with community.ngrok.ngrok_tunnel_session_info")
+    if status == 429 or code == "ERR_NGROK_226":
+        return ("ngrok's rate limit (by default 120 requests per rolling 60 seconds per account) was still exceeded "
+                "after waiting %s seconds over %d attempts. Lower forks or use serial, or raise rate_limit_timeout"
+                % (format_seconds(round(error.rate_limit_waited, 1)), error.attempts))
+    if code in spec.get("unsupported", ()):
+        hint = "this agent does not support a remote %s" % action
+        return hint + ". If it runs on Windows: " + WINDOWS_HINT if action == "restart" else hint
+    if code in spec.get("agent_failed", ()):
+        if action == "update":  # ngrok also refuses an update it need not run: its message says which
+            return ("the agent got the command but failed to update. ngrok also refuses an update when none is "
+                    "available, when the agent's configuration disables update checks, and while the agent is updating "
+                    "or waiting for the restart that runs its update (then restart it); otherwise look at the agent's "
+                    "log on its host")
+        return "the agent got the command but failed to %s; look at the agent's log on its host" % action
+    if code in ("ERR_NGROK_1121", "ERR_NGROK_1122"):
+        return "this is an SSH tunnel session: SSH sessions cannot be restarted or updated remotely"
+    if status in (501, 505):
+        return "the server (ngrok, or a proxy in between) does not support this request; check api_url"
+    if status is not None and status >= 500:
+        return ("ngrok had a server error; try again later" if error.from_ngrok else
+                "the error came from something between this machine and ngrok (a proxy, a load balancer, a CDN); "
+                "try again later")
+    return None

@@ -197,7 +197,7 @@ from ansible_collections.community.ngrok.plugins.module_utils._module import (
     NgrokModule,
     tunnel_session_id_argument_spec,
 )
-from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions_extras import TunnelSessionInfo
+from ansible_collections.community.ngrok.plugins.module_utils._tunnel_session_info import TunnelSessionInfo
 
 
 def main():

@@ -175,7 +175,7 @@ from ansible_collections.community.ngrok.plugins.module_utils._module import (
     NgrokModule,
     tunnel_session_id_argument_spec,
 )
-from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions import TunnelSessionAction
+from ansible_collections.community.ngrok.plugins.module_utils._tunnel_session_actions import TunnelSessionAction
 
 
 def main():

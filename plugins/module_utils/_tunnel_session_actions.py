@@ -1,0 +1,202 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) community.ngrok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Restart, stop or update one tunnel session: the body of those three modules,
+with check mode, the resolution of a lost answer, and following the agent
+across a restart (``wait``).
+
+INTERNAL: private to the collection; may change without notice.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, NoReturn
+
+from ansible_collections.community.ngrok.plugins.module_utils._client import NgrokError, format_seconds
+from ansible_collections.community.ngrok.plugins.module_utils._module import (
+    NgrokModule,
+    check_number,
+    check_tunnel_session_id,
+)
+from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions import (
+    ACTIONS,
+    WINDOWS_HINT,
+    explain,
+    get_session,
+    list_sessions,
+    same_agent_filter,
+    session_path,
+)
+
+#: Bounds of wait_timeout and wait_interval (seconds).
+MAX_WAIT_TIMEOUT = 3600
+MIN_WAIT_INTERVAL = 1
+MAX_WAIT_INTERVAL = 300
+
+#: Waiting for a restarted agent: the first poll after FIRST_POLL_DELAY
+#: seconds, then one every ``wait_interval`` seconds until ``wait_timeout``.
+FIRST_POLL_DELAY = 1.0
+
+#: After a restart or stop whose answer was lost, the session is read after
+#: each of these delays (seconds) until it is gone: 3 reads over 7 seconds.
+RESOLVE_DELAYS = (1.0, 2.0, 4.0)
+
+
+class TunnelSessionAction:
+    """restart, stop or update one tunnel session.
+
+    ``sleep`` and ``clock`` are injectable so that tests need not wait.
+    """
+
+    def __init__(self, module: NgrokModule, action: str, sleep=time.sleep, clock=time.monotonic) -> None:
+        self.module = module
+        self.action = action
+        self.params = module.params
+        self.session_id = ""
+        self.result: dict[str, Any] = {"changed": False}
+        self._sleep = sleep
+        self._clock = clock
+
+    def run(self) -> NoReturn:
+        params = self.params
+        try:
+            self.session_id = check_tunnel_session_id(params["id"])
+            if params.get("wait"):
+                check_number("wait_timeout", params["wait_timeout"], 1, MAX_WAIT_TIMEOUT, " seconds")
+                check_number("wait_interval", params["wait_interval"], MIN_WAIT_INTERVAL, MAX_WAIT_INTERVAL,
+                             " seconds")
+        except ValueError as exc:
+            self.module.fail(str(exc))
+        client = self.module.client
+        result = self.result
+        result["tunnel_session_id"] = self.session_id
+
+        session: dict[str, Any] = {}
+        if self.module.check_mode or params.get("wait"):
+            session = self.read_session()
+            self.refuse_unsupported(session)
+            result["tunnel_session"] = session
+        if self.module.check_mode:
+            result["changed"] = True
+            self.module.exit(**result)
+
+        response = None
+        try:
+            response = client.post(session_path(self.session_id, self.action))
+        except NgrokError as exc:
+            if not (exc.unknown_outcome and self.resolve_unknown_outcome(exc)):
+                msg = explain(self.action, self.session_id, exc)
+                if result.get("unknown_outcome_checks"):
+                    msg += " Read again since: %s." % "; ".join(result["unknown_outcome_checks"])
+                self.module.fail(msg, exc, **result)
+        result["changed"] = True
+        if params.get("wait"):
+            since = (server_time(response.headers) if response is not None else None) or session.get("started_at") or ""
+            result["new_tunnel_session"] = self.wait_for_reconnect(session, since)
+        self.module.exit(**result)
+
+    def read_session(self) -> dict:
+        """The session before the action; any failure (a 404 too) names its HTTP status and operation ID."""
+        try:
+            session = get_session(self.module.client, self.session_id, missing_ok=False)
+        except NgrokError as exc:
+            self.module.fail("%s The %s request was not sent." % (explain("get", self.session_id, exc), self.action),
+                             exc, **self.result)
+        return session or {}
+
+    def refuse_unsupported(self, session: dict) -> None:
+        """Fail, as ngrok would, when the session's agent cannot take the action (Windows, SSH)."""
+        if self.action == "restart" and str(session.get("os", "")).lower() == "windows":
+            self.module.fail("Cannot restart tunnel session %s: its agent runs on Windows. %s."
+                             % (self.session_id, WINDOWS_HINT), tunnel_session=session, **self.result)
+        if ACTIONS[self.action]["ssh"] and session.get("transport") == "ssh":
+            self.module.fail("Cannot %s tunnel session %s: it is an SSH tunnel session, and SSH sessions cannot be "
+                             "restarted or updated remotely." % (self.action, self.session_id),
+                             tunnel_session=session, **self.result)
+
+    def resolve_unknown_outcome(self, error: NgrokError) -> bool:
+        """After a POST whose answer was lost: did it take effect?
+
+        Never sends the POST again. A restart or a stop that took effect makes
+        the session ID disappear, so the session is read (GET, safe to retry) a
+        few times over RESOLVE_DELAYS. Gone: the action happened (True, with a
+        warning). Still there: the outcome stays unknown (False), and the
+        failure message says so. An update leaves the session in place, so its
+        outcome cannot be told this way.
+        """
+        if self.action not in ("restart", "stop"):
+            return False
+        checks: list[str] = []
+        for delay in RESOLVE_DELAYS:
+            self._sleep(delay)
+            waited = format_seconds(sum(RESOLVE_DELAYS[:len(checks) + 1]))
+            try:
+                present = get_session(self.module.client, self.session_id) is not None
+            except NgrokError as exc:
+                checks.append("reading it failed (%s)" % exc.describe())
+                break
+            if not present:
+                self.module.warn(
+                    "The answer to the %s request for tunnel session %s was lost (%s). The request was not sent "
+                    "again; the session was gone %s seconds later, so the %s took effect." % (
+                        self.action, self.session_id, error.describe(), waited, self.action))
+                self.result["outcome_resolved"] = True
+                return True
+            checks.append("still connected after %s seconds" % waited)
+        self.result["unknown_outcome_checks"] = checks
+        return False
+
+    def wait_for_reconnect(self, old: dict, since: str) -> dict:
+        """The new session of the restarted agent, polled for until ``wait_timeout``."""
+        cel = same_agent_filter(old, since)
+        timeout = float(self.params["wait_timeout"])
+        interval = float(self.params["wait_interval"])
+        deadline = self._clock() + timeout
+        delay = min(FIRST_POLL_DELAY, timeout)
+        while True:
+            self._sleep(max(0.0, min(delay, deadline - self._clock())))
+            try:
+                found = list_sessions(self.module.client, cel, max_items=2)
+            except NgrokError as exc:
+                self.module.fail("The restart of tunnel session %s WAS sent and took effect, but looking for the "
+                                 "reconnected agent failed: %s" % (self.session_id, exc.describe()),
+                                 exc, **self.result)
+            if found:
+                if len(found) > 1:
+                    self.module.warn("More than one session matches the restarted agent of %s; returning the newest "
+                                     "(%s)" % (self.session_id, found[0].get("id")))
+                return found[0]
+            if self._clock() >= deadline:
+                break
+            delay = interval
+        credential = (old.get("credential") or {}).get("id")
+        return self.module.fail(
+            "The restart of tunnel session %s WAS sent and accepted by ngrok, but the agent did not reconnect within "
+            "%s seconds. Looked for a new session with credential %s, IP %s and metadata %r that started at or "
+            "after %s; none appeared. Check the agent on its host." % (
+                self.session_id, format_seconds(timeout), credential, old.get("ip"), old.get("metadata") or "", since),
+            searched_filter=cel, **self.result)
+
+
+def server_time(headers) -> str | None:
+    """The server's ``Date`` header as RFC 3339 UTC (the moment the restart was accepted), or None.
+
+    Without a usable Date, the caller falls back to the old session's start time.
+    """
+    value = headers.get("Date") if headers is not None else None
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
