@@ -25,43 +25,44 @@ extends_documentation_fragment:
 options:
   id:
     description:
-      - Read this one tunnel session (C(ts_) followed by letters and digits).
-      - An ID that ngrok does not know (the agent is gone, or has restarted and has a new ID) gives an empty
+      - Read this one tunnel session (C(ts_) followed by 27 letters and digits). Mutually exclusive with
+        O(metadata) and O(filter).
+      - An ID that ngrok does not know (the agent is gone, or restarted with a new ID) gives an empty
         RV(tunnel_sessions) list, not a failure.
-      - Mutually exclusive with O(metadata) and O(filter).
     type: str
     aliases:
       - session_id
       - tunnel_session_id
   metadata:
     description:
-      - Only sessions whose agent metadata is exactly this string.
-      - Sent as the CEL filter C(obj.metadata == "...") with quotes and backslashes escaped, so that the value can never
-        change the expression.
+      - Only sessions whose agent metadata is exactly this string. Sent as a CEL filter in which the value is
+        escaped, so that it can never change the expression.
     type: str
   filter:
     description:
       - A CEL expression evaluated by ngrok over each session's C(id), C(metadata), C(agent_version), C(ip), C(os),
         C(region), C(started_at) and C(credential), for example C(obj.os == "linux" && obj.region == "eu").
       - ANDed with O(metadata) when both are given.
-      - Strings compare letter by letter, so C(obj.agent_version < "3.20") is not a version comparison (it is false
-        for C(3.5.0)); filter versions on the controller instead, with the C(version) test (see the examples).
-      - C(started_at) is a timestamp, compared with another one, as in
-        C(obj.started_at < timestamp("2025-10-31T09:23:45Z")); C(credential) is an object, filtered on its ID, as in
-        C(obj.credential.id == "cr_...").
-      - An expression that ngrok cannot parse fails with ngrok's ERR_NGROK_250 message.
+      - Strings compare letter by letter, so C(obj.agent_version < "3.20") is not a version comparison; filter
+        versions on the controller with the C(version) test (see the examples).
+      - C(started_at) is a timestamp, as in C(obj.started_at < timestamp("2025-10-31T09:23:45Z")); C(credential) is
+        filtered on its ID, as in C(obj.credential.id == "cr_...").
     type: str
   max_results:
     description:
-      - Stop after this many sessions (newest first), between V(1) and V(1000000). Unset means all of them.
-      - Not used with O(id), which reads one session.
+      - Stop after this many sessions (newest first), between V(1) and V(1000000). Unset means all of them. Not
+        used with O(id).
     type: int
 notes:
-  - Each page of up to 100 sessions is one API request; reading one session by O(id) is one request.
+  - Each page of up to 100 sessions is one API request; reading one session by O(id) is one request. Reads are
+    retried as the R(retries and faults guide,ansible_collections.community.ngrok.docsite.guide_retries_and_faults)
+    describes.
 seealso:
   - module: community.ngrok.ngrok_tunnel_session_restart
   - module: community.ngrok.ngrok_tunnel_session_stop
   - module: community.ngrok.ngrok_tunnel_session_update
+  - ref: ansible_collections.community.ngrok.docsite.guide_retries_and_faults
+    description: What the modules retry, and how they wait out rate limiting.
   - name: ngrok API filtering
     description: The CEL filter syntax of the ngrok API.
     link: https://ngrok.com/docs/api/api-filtering/

@@ -14,19 +14,13 @@ description:
   - Asks the ngrok agent that started a tunnel session to restart itself, through the ngrok API
     (C(POST /tunnel_sessions/{id}/restart)). The agent re-executes itself, reads its configuration again, and
     reconnects with a B(new) tunnel session ID.
-  - A normal run sends exactly one request and reports RV(ignore:changed=true) when ngrok accepts it (HTTP 204).
-    Every run that restarts the agent changes it; use C(changed_when) if a restart should not count as a change.
-  - With O(wait=true) the module also reads the session first and then waits until the same agent is connected
-    again, returning it as RV(new_tunnel_session).
+  - A normal run sends one request and reports RV(ignore:changed=true) when ngrok accepts it; use C(changed_when)
+    if a restart should not count as a change.
   - ngrok cannot restart agents on Windows remotely; use M(community.ngrok.ngrok_tunnel_session_stop) and let the
     service manager start the agent again.
-  - If the outcome of the restart request is unknown (an HTTP 5xx answer such as 500, 502, 503 or 504, ERR_NGROK_810, a
-    read timeout, a dropped connection; see O(retries)), the request is B(never) sent again. Instead the module reads
-    the session after 1, 3 and 7 seconds (three reads at most; each C(GET) is retried like any read, see O(retries)). A
-    restart that took effect makes the session ID disappear, so if it is gone the module succeeds with
-    RV(ignore:changed=true) and a warning that says how this was concluded. If it is still there, the module fails and
-    says the outcome is unknown. The race in that rule is an agent that takes more than 7 seconds to drop its session,
-    which is reported as unknown although the restart will still happen.
+  - A restart whose outcome is unknown (its answer was lost) is never sent again; the module reads the session to
+    find out whether it took effect. See the
+    R(retries and faults guide,ansible_collections.community.ngrok.docsite.guide_retries_and_faults).
 author:
   - community.ngrok developers (@ansible-collections)
 extends_documentation_fragment:
@@ -45,9 +39,8 @@ attributes:
 options:
   id:
     description:
-      - The ID of the tunnel session whose agent to restart, C(ts_) followed by letters and digits.
+      - The ID of the tunnel session whose agent to restart, C(ts_) followed by 27 letters and digits.
       - It changes on every restart; find the current one with M(community.ngrok.ngrok_tunnel_session_info).
-      - Checked before any request is sent.
     type: str
     required: true
     aliases:
@@ -55,20 +48,11 @@ options:
       - tunnel_session_id
   wait:
     description:
-      - Wait until the agent has reconnected and return its new session as RV(new_tunnel_session).
-      - The module first reads the session (one C(GET)), restarts it, then polls the session list with a
-        server-side filter for the B(same agent), that is a session with another ID, the same credential, the same
-        IP address and the same metadata, that started at or after the moment ngrok accepted the restart (the
-        C(Date) of its answer, else the start time of the old session).
-      - Limits of that rule. Two agents that share a credential, an IP address and metadata cannot be told apart,
-        and an agent that reconnects from another IP address (a new DHCP lease, a different NAT) is not recognised.
-        Give each agent distinct metadata (for example its host name) to make the match certain.
-      - The first poll is sent one second after the restart, then one every O(wait_interval) seconds until
-        O(wait_timeout). A restart with O(wait=true) therefore costs 2 requests plus the polls, at most
-        3 + ceil((O(wait_timeout) - 1) / O(wait_interval)) requests (27 with the defaults), and 3 when the agent is
-        back within a second.
-      - If the agent does not come back in time, the module fails, says that the restart B(was) sent, and keeps
-        RV(ignore:changed=true).
+      - Wait until the agent has reconnected and return its new session as RV(new_tunnel_session). The agent is
+        recognised by its credential, IP address and metadata; give each agent distinct metadata.
+      - With the defaults it sends 3 to 27 requests, not counting retries; how the agent is matched and what
+        O(wait) costs is in the R(retries and faults guide,ansible_collections.community.ngrok.docsite.guide_retries_and_faults.wait).
+      - If the agent does not come back in time, the module fails and keeps RV(ignore:changed=true).
     type: bool
     default: false
   wait_timeout:
@@ -85,6 +69,8 @@ seealso:
   - module: community.ngrok.ngrok_tunnel_session_info
   - module: community.ngrok.ngrok_tunnel_session_stop
   - module: community.ngrok.ngrok_tunnel_session_update
+  - ref: ansible_collections.community.ngrok.docsite.guide_retries_and_faults
+    description: What the modules retry, how they wait out rate limiting, resolve lost answers and wait for a restarted agent.
   - name: ngrok API, Tunnel Sessions, Restart
     description: The API call this module makes.
     link: https://ngrok.com/docs/api-reference/tunnelsessions/restart

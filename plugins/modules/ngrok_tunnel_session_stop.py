@@ -13,18 +13,13 @@ version_added: "0.1.0"
 description:
   - Asks the ngrok agent that started a tunnel session to exit, through the ngrok API
     (C(POST /tunnel_sessions/{id}/stop)). The session disappears; the agent does not come back by itself.
-  - A normal run sends exactly one request and reports RV(ignore:changed=true) when ngrok accepts it (HTTP 204).
+  - A normal run sends one request and reports RV(ignore:changed=true) when ngrok accepts it.
   - B(Windows agents), which ngrok cannot restart remotely, are restarted with this module. Run the agent as a
     service whose manager starts it again when it exits (for a Windows service, a recovery action
-    C(Restart the Service); C(ngrok service install) installs one), stop its session, and the agent reconnects
-    with a new session ID. On Linux, a systemd unit with C(Restart=always) does the same.
-  - If the outcome of the stop request is unknown (an HTTP 5xx answer such as 500, 502, 503 or 504, ERR_NGROK_810, a
-    read timeout, a dropped connection; see O(retries)), the request is B(never) sent again. Instead the module reads
-    the session after 1, 3 and 7 seconds (three reads at most; each C(GET) is retried like any read, see O(retries)). A
-    stop that took effect makes the session ID disappear, so if it is gone the module succeeds with
-    RV(ignore:changed=true) and a warning that says how this was concluded. If it is still there, the module fails and
-    says the outcome is unknown. The race in that rule is an agent that takes more than 7 seconds to drop its session,
-    which is reported as unknown although the stop will still happen.
+    C(Restart the Service)), stop its session, and the agent reconnects with a new session ID.
+  - A stop whose outcome is unknown (its answer was lost) is never sent again; the module reads the session to
+    find out whether it took effect. See the
+    R(retries and faults guide,ansible_collections.community.ngrok.docsite.guide_retries_and_faults).
 author:
   - community.ngrok developers (@ansible-collections)
 extends_documentation_fragment:
@@ -42,9 +37,8 @@ attributes:
 options:
   id:
     description:
-      - The ID of the tunnel session whose agent to stop, C(ts_) followed by letters and digits.
+      - The ID of the tunnel session whose agent to stop, C(ts_) followed by 27 letters and digits.
       - Find the current one with M(community.ngrok.ngrok_tunnel_session_info).
-      - Checked before any request is sent.
     type: str
     required: true
     aliases:
@@ -54,6 +48,8 @@ seealso:
   - module: community.ngrok.ngrok_tunnel_session_info
   - module: community.ngrok.ngrok_tunnel_session_restart
   - module: community.ngrok.ngrok_tunnel_session_update
+  - ref: ansible_collections.community.ngrok.docsite.guide_retries_and_faults
+    description: What the modules retry, how they wait out rate limiting and resolve lost answers.
   - name: ngrok agent as a service
     description: Installing the ngrok agent as a service that its service manager restarts.
     link: https://ngrok.com/docs/agent/

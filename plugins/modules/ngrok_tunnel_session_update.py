@@ -17,10 +17,12 @@ description:
     at least 10 seconds, then restart it with M(community.ngrok.ngrok_tunnel_session_restart) (or, on Windows,
     M(community.ngrok.ngrok_tunnel_session_stop) and its service manager), after which it reconnects with a new
     session ID.
-  - ngrok refuses the update when no update is available, when the agent's configuration disables update
-    checks, while the agent is already updating, and when it has updated but not yet restarted; the module then
-    fails with ngrok's reason. ngrok never updates an agent to a new major version.
-  - A normal run sends exactly one request and reports RV(ignore:changed=true) when ngrok accepts it (HTTP 204).
+  - ngrok refuses the update when no update is available, when update checks are disabled, or while the agent is
+    updating or waiting for its restart; the module then fails with ngrok's reason.
+  - A normal run sends one request and reports RV(ignore:changed=true) when ngrok accepts it.
+  - An update whose outcome is unknown (its answer was lost) is never sent again, and the module fails, as reading
+    the session cannot tell. See the
+    R(retries and faults guide,ansible_collections.community.ngrok.docsite.guide_retries_and_faults).
 author:
   - community.ngrok developers (@ansible-collections)
 extends_documentation_fragment:
@@ -39,9 +41,8 @@ attributes:
 options:
   id:
     description:
-      - The ID of the tunnel session whose agent to update, C(ts_) followed by letters and digits.
+      - The ID of the tunnel session whose agent to update, C(ts_) followed by 27 letters and digits.
       - Find the current one with M(community.ngrok.ngrok_tunnel_session_info).
-      - Checked before any request is sent.
     type: str
     required: true
     aliases:
@@ -51,6 +52,8 @@ seealso:
   - module: community.ngrok.ngrok_tunnel_session_info
   - module: community.ngrok.ngrok_tunnel_session_restart
   - module: community.ngrok.ngrok_tunnel_session_stop
+  - ref: ansible_collections.community.ngrok.docsite.guide_retries_and_faults
+    description: What the modules retry, how they wait out rate limiting, and why a lost update is not resolved.
 """
 
 EXAMPLES = r"""
