@@ -48,19 +48,14 @@ RESOLVE_DELAYS = (1.0, 2.0, 4.0)
 
 
 class TunnelSessionAction:
-    """restart, stop or update one tunnel session.
+    """restart, stop or update one tunnel session."""
 
-    ``sleep`` and ``clock`` are injectable so that tests need not wait.
-    """
-
-    def __init__(self, module: NgrokModule, action: str, sleep=time.sleep, clock=time.monotonic) -> None:
+    def __init__(self, module: NgrokModule, action: str) -> None:
         self.module = module
         self.action = action
         self.params = module.params
         self.session_id = ""
         self.result: dict[str, Any] = {"changed": False}
-        self._sleep = sleep
-        self._clock = clock
 
     def run(self) -> NoReturn:
         params = self.params
@@ -133,7 +128,7 @@ class TunnelSessionAction:
             return False
         checks: list[str] = []
         for delay in RESOLVE_DELAYS:
-            self._sleep(delay)
+            time.sleep(delay)
             waited = format_seconds(sum(RESOLVE_DELAYS[:len(checks) + 1]))
             try:
                 present = get_session(self.module.client, self.session_id) is not None
@@ -156,10 +151,10 @@ class TunnelSessionAction:
         cel = same_agent_filter(old, since)
         timeout = float(self.params["wait_timeout"])
         interval = float(self.params["wait_interval"])
-        deadline = self._clock() + timeout
+        deadline = time.monotonic() + timeout
         delay = min(FIRST_POLL_DELAY, timeout)
         while True:
-            self._sleep(max(0.0, min(delay, deadline - self._clock())))
+            time.sleep(max(0.0, min(delay, deadline - time.monotonic())))
             try:
                 found = list_sessions(self.module.client, cel, max_items=2)
             except NgrokError as exc:
@@ -171,7 +166,7 @@ class TunnelSessionAction:
                     self.module.warn("More than one session matches the restarted agent of %s; returning the newest "
                                      "(%s)" % (self.session_id, found[0].get("id")))
                 return found[0]
-            if self._clock() >= deadline:
+            if time.monotonic() >= deadline:
                 break
             delay = interval
         credential = (old.get("credential") or {}).get("id")
