@@ -45,7 +45,9 @@ import fleet  # noqa: E402  pylint: disable=wrong-import-position
 
 SCENARIOS = ("ping", "restart", "uri", "check", "info")
 RATIOS = (("restart", "ping"), ("restart", "uri"), ("check", "ping"), ("info", "ping"))
-TARGETS = {("restart", "ping"): 1.10, ("restart", "uri"): 0.92}
+#: restart/uri: never slower than the hand-written uri task an operator would write; restart/ping: a regression
+#: guard on the per-task overhead (what a fleet pays is API requests, see the fleet figures).
+TARGETS = {("restart", "ping"): 1.25, ("restart", "uri"): 1.00}
 FLEET_TARGET = 1.15
 AGENT = "bench-agent"
 
@@ -258,12 +260,10 @@ def run_bench(opts, log):
 IMPORT_CASES = (
     ("python -c pass", "pass"),
     ("ansible.module_utils.basic", "import ansible.module_utils.basic"),
-    ("basic + json, socket (what the client imports for http://)", "import ansible.module_utils.basic, json, socket"),
-    ("basic + json, socket, ssl (for https://)", "import ansible.module_utils.basic, json, socket, ssl"),
-    ("basic + http.client (not used: it pulls in email and ssl)", "import ansible.module_utils.basic, http.client"),
+    ("basic + requests", "import ansible.module_utils.basic, requests"),
     ("basic + ansible.module_utils.urls (uri)", "import ansible.module_utils.basic, ansible.module_utils.urls"),
     ("basic + community.ngrok module_utils", "import ansible.module_utils.basic, "
-     "ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions"),
+     "ansible_collections.community.ngrok.plugins.module_utils._tunnel_session_actions"),
 )
 
 
