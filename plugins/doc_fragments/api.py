@@ -37,8 +37,8 @@ options:
     type: path
   timeout:
     description:
-      - Seconds, between V(0.1) and V(3600), to wait for each API request to connect and for its whole answer to
-        arrive. See the R(retries and faults guide,ansible_collections.community.ngrok.docsite.guide_retries_and_faults).
+      - Seconds, between V(0.1) and V(3600), to wait for each API request to connect, for each read of its answer,
+        and for its whole body. See the R(retries and faults guide,ansible_collections.community.ngrok.docsite.guide_retries_and_faults).
     type: float
     default: 30
   retries:

@@ -57,7 +57,7 @@ try:
     import requests
     from requests.auth import AuthBase
     from urllib3.exceptions import HTTPError as Urllib3Error
-    from urllib3.exceptions import NewConnectionError, ReadTimeoutError
+    from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 except ImportError:
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR: str | None = traceback.format_exc()
@@ -443,7 +443,8 @@ class NgrokClient:
             if _never_connected(exc):
                 raise _NotSent(reason(exc)) from exc
             raise _MaybeSent("the connection was dropped (%s)" % reason(exc)) from exc
-        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader, UnicodeError) as exc:
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader, ValueError) as exc:
+            # Raised before anything is sent (a UnicodeError, or http.client's "Invalid header value").
             # Never the text of the exception: it can quote a header, and a header holds the API key.
             raise NgrokError("Cannot send %s %s: the URL or a header value is not valid HTTP (%s)"
                              % (method, self.display(url), type(exc).__name__), method=method) from exc
@@ -465,7 +466,7 @@ class NgrokClient:
 
     def _read_body(self, response, deadline: float) -> bytes:
         """Read at most MAX_BODY_BYTES, by ``deadline`` (checked after every read; each read waits ``timeout``)."""
-        chunks = []
+        chunks: list[bytes] = []
         size = 0
         try:
             while True:
@@ -514,16 +515,15 @@ class NgrokClient:
 def _never_connected(exc: Exception) -> bool:
     """Whether a requests ConnectionError (or ProxyError) happened before the request could leave this machine.
 
-    urllib3 raises NewConnectionError (DNS failures included) when the TCP
-    connection, to the API or to a proxy, could not be opened; requests wraps
-    it in a MaxRetryError as ``reason``. Anything else happened on an open
-    connection.
+    urllib3 raises ConnectTimeoutError, or its subclass NewConnectionError (refused, DNS failures),
+    when the TCP connection, to the API or to a proxy, could not be opened; requests wraps it in a
+    MaxRetryError as ``reason``. Anything else happened on an open connection.
     """
     cause = exc.args[0] if exc.args else None
     underlying = getattr(cause, "reason", cause)
     # A proxy that could not be reached: urllib3's ProxyError wraps the connection error.
     underlying = getattr(underlying, "original_error", underlying)
-    return isinstance(underlying, NewConnectionError)
+    return isinstance(underlying, ConnectTimeoutError)
 
 
 def _json_or_none(raw: bytes):
@@ -574,7 +574,10 @@ def reason(exc: BaseException) -> str:
         if nested is None:
             break
         inner = nested
-    text = " ".join(str(inner).split()) or type(inner).__name__
+    # ConnectTimeoutError and NewConnectionError carry (connection object, message): the message alone
+    messages = [arg for arg in getattr(inner, "args", ()) if isinstance(arg, str)]
+    text = messages[-1] if len(getattr(inner, "args", ())) > 1 and messages else str(inner)
+    text = " ".join(text.split()) or type(inner).__name__
     # urllib3 2.x prefixes "HTTPConnection(host='...', port=...): " or "<...HTTPConnection object at 0x...>: "
     for marker in ("): ", ">: "):
         head, sep, tail = text.partition(marker)

@@ -112,10 +112,12 @@ def _is_loopback(hostname: str) -> bool:
 
 def check_api_key(value) -> str:
     if value is None or not str(value).strip():
-        if value is None and os.environ.get("NGROK_API_KEY", "").strip():
-            # the fallback applies only to an option that is not given: api_key was given as null
-            raise ValueError("api_key is null (an empty variable?), and a null option hides NGROK_API_KEY, which is "
-                             "set: give api_key a value, or leave it out (default(omit)) to use NGROK_API_KEY")
+        if os.environ.get("NGROK_API_KEY", "").strip():
+            # The fallback applies only to an option that is not given, so api_key was given, blank or null
+            # (ansible-core 2.19 passes a null str option as "").
+            raise ValueError("api_key is empty or null (an empty variable?), and a given api_key hides NGROK_API_KEY, "
+                             "which is set: give api_key a value, or leave it out (default(omit)) to use "
+                             "NGROK_API_KEY")
         raise ValueError("No ngrok API key: set the api_key option or the NGROK_API_KEY environment variable "
                          "(an API key from the ngrok dashboard, not an agent authtoken)")
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
