@@ -9,19 +9,21 @@ import signal
 import threading
 
 import pytest
+import requests
+import responses
 
 from ansible_collections.community.ngrok.plugins.module_utils import _client
 from ansible_collections.community.ngrok.plugins.module_utils import _module
-from ansible_collections.community.ngrok.plugins.module_utils import _tunnel_sessions_extras
-from ansible_collections.community.ngrok.tests.unit.plugins.fakehttp import FakeHTTP
+from ansible_collections.community.ngrok.plugins.module_utils import _tunnel_session_actions
 from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import API_KEY
 
 #: A safety net, not a speed check: a test that runs this long has hung (a missing timeout, a loop
 #: that never ends), and fails instead of holding the whole run.
 HANG_SECONDS = 60
 
-PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY",
-                   "http_proxy", "HTTP_PROXY")
+#: What requests reads from the environment: proxies, CA bundles, and where ~/.netrc is.
+REQUESTS_VARIABLES = ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY",
+                      "http_proxy", "HTTP_PROXY", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC")
 
 
 @pytest.fixture(autouse=True)
@@ -45,30 +47,32 @@ def fail_on_hang():
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
-    """The connection options' environment fallbacks start unset in every test."""
+    """The connection options' environment fallbacks and requests' own variables start unset in every test."""
     monkeypatch.delenv("NGROK_API_KEY", raising=False)
     monkeypatch.delenv("NGROK_API_URL", raising=False)
-    for name in PROXY_VARIABLES:
+    for name in REQUESTS_VARIABLES:
         monkeypatch.delenv(name, raising=False)
 
 
 def _no_network(*args, **kwargs):
-    raise AssertionError("a unit test tried to open a connection without the rsps fixture: %r" % (args,))
+    raise AssertionError("a unit test tried to send a request without the rsps fixture: %r" % (args,))
 
 
 @pytest.fixture(autouse=True)
 def no_network(request, monkeypatch):
-    """Without ``rsps`` a test cannot open any connection (but for modules that set REAL_SOCKETS: loopback servers)."""
+    """Without ``rsps`` a test cannot send any request (but for modules that set REAL_SOCKETS: loopback servers)."""
     if not getattr(request.module, "REAL_SOCKETS", False):
-        monkeypatch.setattr(_client, "_connection", _no_network)
+        monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", _no_network)
 
 
 @pytest.fixture
-def rsps(monkeypatch, no_network):  # pylint: disable=unused-argument,redefined-outer-name
-    """Every connection the client opens is a fake (fakehttp.py); nothing reaches the network."""
-    fake = FakeHTTP()
-    monkeypatch.setattr(_client, "_connection", fake.connection)
-    return fake
+def rsps(no_network):  # pylint: disable=unused-argument,redefined-outer-name
+    """Every request the client sends is answered by the ``responses`` library; nothing reaches the network.
+
+    Several registrations for the same request are used in order, the last one repeating.
+    """
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
 
 
 class ClientRecorder:
@@ -100,7 +104,7 @@ def client_recorder(monkeypatch):
 
 
 class FakeTime:
-    """Stands in for the ``time`` module in _tunnel_sessions_extras: sleep advances a fake clock."""
+    """Stands in for the ``time`` module in _tunnel_session_actions: sleep advances a fake clock."""
 
     def __init__(self, start=1000.0):
         self.now = start
@@ -121,7 +125,7 @@ class FakeTime:
 @pytest.fixture(autouse=True)
 def fake_time(monkeypatch):
     fake = FakeTime()
-    monkeypatch.setattr(_tunnel_sessions_extras, "time", fake)
+    monkeypatch.setattr(_tunnel_session_actions, "time", fake)
     return fake
 
 

@@ -8,25 +8,45 @@ from __future__ import annotations
 import re
 
 import pytest
+from ansible.release import __version__ as ANSIBLE_CORE_VERSION
 
+from ansible_collections.community.ngrok.plugins.module_utils import _module
 from ansible_collections.community.ngrok.plugins.module_utils._client import NgrokError
 from ansible_collections.community.ngrok.plugins.module_utils._module import (
     NgrokModule,
     check_api_key,
     check_api_url,
+    check_ca_path,
     check_number,
     check_tunnel_session_id,
-    connection_argument_spec,
-    tunnel_session_id_argument_spec,
 )
+from ansible_collections.community.ngrok.plugins.modules import ngrok_tunnel_session_info
+from ansible_collections.community.ngrok.plugins.modules import ngrok_tunnel_session_restart
+from ansible_collections.community.ngrok.plugins.modules import ngrok_tunnel_session_stop
+from ansible_collections.community.ngrok.plugins.modules import ngrok_tunnel_session_update
 from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import (
     API_KEY,
+    OLD_ID,
     AnsibleExitJson,
     AnsibleFailJson,
     assert_no_api_key,
     capture_exit_fail,
+    make_session,
+    run_module_fail,
+    run_module_ok,
     set_module_args,
 )
+
+ANSIBLE_CORE = tuple(int(part) for part in ANSIBLE_CORE_VERSION.split(".")[:2])
+
+#: Every module: the connection options and their checks are NgrokModule's, the same for all four.
+ALL_MODULES = [
+    pytest.param(ngrok_tunnel_session_info.main, "GET", "", id="info"),
+    pytest.param(ngrok_tunnel_session_restart.main, "POST", "/restart", id="restart"),
+    pytest.param(ngrok_tunnel_session_stop.main, "POST", "/stop", id="stop"),
+    pytest.param(ngrok_tunnel_session_update.main, "POST", "/update", id="update"),
+]
+ALL_MAINS = [pytest.param(param.values[0], id=param.id) for param in ALL_MODULES]
 
 
 # -- api_url --------------------------------------------------------------------------------------
@@ -66,10 +86,17 @@ def test_check_api_url_accepts(value, expected):
     ("https://user:secret@api.ngrok.com", "must not contain credentials"),
     ("https://user@api.ngrok.com", "must not contain credentials"),
     ("https://:secret@api.ngrok.com", "must not contain credentials"),
+    ("https://@api.ngrok.com", "must not contain credentials"),
     ("http://user:pw@127.0.0.1:8080", "must not contain credentials"),
     ("https://api.ngrok.com/?x=1", "must not have a query string or a fragment"),
     ("https://api.ngrok.com?limit=1", "must not have a query string or a fragment"),
     ("https://api.ngrok.com/#frag", "must not have a query string or a fragment"),
+    ("https://api.ngrok.com?", "must not have a query string or a fragment"),
+    ("https://api.ngrok.com#", "must not have a query string or a fragment"),
+    ("https://api.ngrok.com/?#", "must not have a query string or a fragment"),
+    ("https://api.ngrok .com", "contains spaces or control characters"),
+    ("https://api.ngrok.com/\x00", "contains spaces or control characters"),
+    ("https://api.ngrok.com/v\u00e4", "has non-ASCII characters in its path: percent-encode them"),
     ("http://api.ngrok.com", "uses http:// to a host that is not this machine"),
     ("http://10.0.0.1:8080", "uses http:// to a host that is not this machine"),
     ("http://0.0.0.0:8080", "uses http:// to a host that is not this machine"),
@@ -85,34 +112,20 @@ def test_check_api_url_refuses(value, message):
     assert message in str(info.value)
 
 
-@pytest.mark.parametrize("value, message", [
-    ("https://api.ngrok.com?", "must not have a query string or a fragment"),
-    ("https://api.ngrok.com#", "must not have a query string or a fragment"),
-    ("https://api.ngrok.com/?#", "must not have a query string or a fragment"),
-    ("https://api.ngrok .com", "contains spaces or control characters"),
-    ("https://api.ngrok.com/\x00", "contains spaces or control characters"),
-    ("https://api.ngrok.com/v\u00e4", "has non-ASCII characters in its path: percent-encode them"),
-    ("https://@api.ngrok.com", "must not contain credentials"),
+@pytest.mark.parametrize("value, secret", [
+    ("https://api.ngrok.com/?token=s3cr3t-t0ken", "s3cr3t-t0ken"),
+    ("https://api.ngrok.com/#s3cr3t-t0ken", "s3cr3t-t0ken"),
+    ("http://api.example.com/?token=s3cr3t-t0ken", "s3cr3t-t0ken"),
+    ("https://user:s3cr3t-t0ken@api.ngrok.com", "s3cr3t-t0ken"),
+    ("http://s3cr3t-t0ken@api.example.com", "s3cr3t-t0ken"),
+    ("ftp://user:s3cr3t-t0ken@api.ngrok.com/?s3cr3t-t0ken", "s3cr3t-t0ken"),
+    ("https://api.ngrok.com:99999/?s3cr3t-t0ken", "s3cr3t-t0ken"),
+    ("https://user:%s@api.ngrok.com" % API_KEY, API_KEY),
 ])
-def test_check_api_url_refuses_more(value, message):
+def test_check_api_url_messages_never_echo_secrets(value, secret):
     with pytest.raises(ValueError) as info:
         check_api_url(value)
-    assert message in str(info.value)
-
-
-@pytest.mark.parametrize("value", [
-    "https://api.ngrok.com/?token=s3cr3t-t0ken",
-    "https://api.ngrok.com/#s3cr3t-t0ken",
-    "http://api.example.com/?token=s3cr3t-t0ken",
-    "https://user:s3cr3t-t0ken@api.ngrok.com",
-    "http://s3cr3t-t0ken@api.example.com",
-    "ftp://user:s3cr3t-t0ken@api.ngrok.com/?s3cr3t-t0ken",
-    "https://api.ngrok.com:99999/?s3cr3t-t0ken",
-])
-def test_check_api_url_messages_never_echo_secrets(value):
-    with pytest.raises(ValueError) as info:
-        check_api_url(value)
-    assert "s3cr3t-t0ken" not in str(info.value)
+    assert secret not in str(info.value)
 
 
 def test_check_api_url_long_value_is_shortened():
@@ -120,18 +133,6 @@ def test_check_api_url_long_value_is_shortened():
         check_api_url("http://api.example.com/" + "p" * 300)
     assert "/" + "p" * 77 + "...'" in str(info.value)
     assert "p" * 78 not in str(info.value)
-
-
-def test_check_api_url_credentials_message_does_not_echo_them():
-    with pytest.raises(ValueError) as info:
-        check_api_url("https://user:%s@api.ngrok.com" % API_KEY)
-    assert API_KEY not in str(info.value)
-
-
-@pytest.mark.parametrize("value", ["https://api.ngrok.com?", "https://api.ngrok.com#", "https://api.ngrok.com/?#"])
-def test_check_api_url_refuses_empty_query_or_fragment(value):
-    with pytest.raises(ValueError):
-        check_api_url(value)
 
 
 # -- api_key --------------------------------------------------------------------------------------
@@ -155,8 +156,7 @@ def test_check_api_key_accepts(value):
     (API_KEY + "\u2019", "api_key contains non-ASCII characters"),
     ("\u0430" + API_KEY[1:], "api_key contains non-ASCII characters"),
 ])
-def test_check_api_key_refuses_without_showing_it(value, message, monkeypatch):
-    monkeypatch.delenv("NGROK_API_KEY", raising=False)
+def test_check_api_key_refuses_without_showing_it(value, message):
     with pytest.raises(ValueError) as info:
         check_api_key(value)
     assert message in str(info.value)
@@ -168,11 +168,30 @@ def test_a_null_api_key_that_hides_ngrok_api_key_says_so(monkeypatch):
     monkeypatch.setenv("NGROK_API_KEY", API_KEY)
     with pytest.raises(ValueError) as info:
         check_api_key(None)
-    assert "api_key is null" in str(info.value) and "hides NGROK_API_KEY" in str(info.value)
+    assert str(info.value).startswith("api_key is empty or null (an empty variable?), and a given api_key hides "
+                                      "NGROK_API_KEY")
     assert API_KEY not in str(info.value)
     with pytest.raises(ValueError) as info:
-        check_api_key("")  # an empty string is not null: the plain message
+        check_api_key("  ")  # given but blank hides it too (ansible-core 2.19 passes a null str option as "")
+    assert "hides NGROK_API_KEY" in str(info.value)
+    monkeypatch.setenv("NGROK_API_KEY", " ")
+    with pytest.raises(ValueError) as info:
+        check_api_key("")  # nothing to hide: the plain message
     assert str(info.value).startswith("No ngrok API key")
+
+
+# -- ca_path ---------------------------------------------------------------------------------------
+
+def test_check_ca_path(tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    check_ca_path(None)
+    check_ca_path(str(bundle))
+    check_ca_path(str(tmp_path))  # a directory of certificates
+    with pytest.raises(ValueError) as info:
+        check_ca_path(str(tmp_path / "missing.pem"))
+    assert str(info.value) == ("ca_path %r does not exist: it must be a PEM file of CA certificates (or a directory of "
+                               "them)" % str(tmp_path / "missing.pem"))
 
 
 # -- tunnel session IDs -----------------------------------------------------------------------------
@@ -201,6 +220,8 @@ def test_a_tunnel_session_id_of_the_wrong_length_is_refused(value, length):
     ("ts_abc def", "it must be 'ts_' followed"),
     (" ts_abc", "it must be 'ts_' followed"),
     ("ts_abc ", "it must be 'ts_' followed"),
+    ("ts_abc\n", "it must be 'ts_' followed"),
+    ("ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v\n", "it must be 'ts_' followed"),
     ("ts_abc/restart", "it must be 'ts_' followed"),
     ("ts_abc/../credentials", "it must be 'ts_' followed"),
     ("..", "it must be 'ts_' followed"),
@@ -229,12 +250,6 @@ def test_check_tunnel_session_id_names_the_option_and_shortens():
     assert "x" * 65 not in text
 
 
-@pytest.mark.parametrize("value", ["ts_abc\n", "ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v\n"])
-def test_check_tunnel_session_id_refuses_trailing_newline(value):
-    with pytest.raises(ValueError):
-        check_tunnel_session_id(value)
-
-
 # -- numbers ------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("value", [None, 0.1, 1, 30, 3600])
@@ -249,28 +264,7 @@ def test_check_number_refuses(value):
     assert str(info.value) == "timeout must be between 0.1 and 3600 seconds; got %s" % value
 
 
-# -- argument spec -------------------------------------------------------------------------------------
-
-def test_connection_argument_spec():
-    spec = connection_argument_spec()
-    assert set(spec) == {"api_key", "api_url", "validate_certs", "timeout", "retries", "rate_limit_timeout"}
-    assert spec["api_key"]["no_log"] is True
-    assert spec["api_key"]["fallback"][1] == ["NGROK_API_KEY"]
-    assert spec["api_url"]["fallback"][1] == ["NGROK_API_URL"]
-    assert spec["api_url"]["default"] == "https://api.ngrok.com"
-    assert spec["validate_certs"] == dict(type="bool", default=True)
-    assert spec["timeout"] == dict(type="float", default=30)
-    assert spec["retries"] == dict(type="int", default=5)
-    assert spec["rate_limit_timeout"] == dict(type="float", default=120)
-
-
-def test_tunnel_session_id_argument_spec():
-    assert tunnel_session_id_argument_spec() == dict(type="str", required=True,
-                                                     aliases=["session_id", "tunnel_session_id"])
-    assert tunnel_session_id_argument_spec(required=False)["required"] is False
-
-
-# -- NgrokModule -----------------------------------------------------------------------------------------
+# -- NgrokModule: options to client -----------------------------------------------------------------
 
 def _module_client(args):
     with set_module_args(args), capture_exit_fail():
@@ -278,91 +272,147 @@ def _module_client(args):
         return module, module.client
 
 
-def _module_fails(args):
-    with set_module_args(args), capture_exit_fail():
-        module = NgrokModule(argument_spec={})
-        with pytest.raises(AnsibleFailJson) as info:
-            assert module.client is None
-    assert_no_api_key(info.value.result)
-    return info.value.result
-
-
-def test_client_is_built_from_validated_options(client_recorder):
-    module, client = _module_client(dict(api_key=API_KEY, api_url="http://127.0.0.1:8080/", validate_certs=False,
-                                         timeout=2.5, retries=0, rate_limit_timeout=0))
-    assert client.api_url == "http://127.0.0.1:8080"
-    assert module.params["api_url"] == "http://127.0.0.1:8080"
-    assert client.timeout == 2.5
-    assert client.retries == 0
-    assert client.rate_limit_timeout == 0
-    assert client.validate_certs is False
+@pytest.mark.parametrize("args, expected", [
+    pytest.param({}, dict(api_url="https://api.ngrok.com", timeout=30, retries=5, rate_limit_timeout=120, verify=True),
+                 id="defaults"),
+    pytest.param(dict(api_url="http://127.0.0.1:8080/", validate_certs=False, timeout=2.5, retries=0, rate_limit_timeout=0),
+                 dict(api_url="http://127.0.0.1:8080", timeout=2.5, retries=0, rate_limit_timeout=0, verify=False),
+                 id="every-option"),
+    pytest.param(dict(ca_path="{bundle}"), dict(verify="{bundle}"), id="ca_path"),
+    # validate_certs=false wins: ca_path only says which CAs to trust when certificates are checked
+    pytest.param(dict(ca_path="{bundle}", validate_certs=False), dict(verify=False), id="ca_path-unverified"),
+])
+def test_client_is_built_from_the_validated_options(client_recorder, tmp_path, args, expected):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    args = {name: value.format(bundle=bundle) if isinstance(value, str) else value for name, value in args.items()}
+    module, client = _module_client(dict(args, api_key=API_KEY))
+    for name, value in expected.items():
+        assert getattr(client, name) == (value.format(bundle=bundle) if isinstance(value, str) else value), name
+    assert module.params["api_url"] == client.api_url
     assert module.client is client
     assert client_recorder.clients == [client]
 
 
-def test_defaults():
-    module, client = _module_client(dict(api_key=API_KEY))
-    assert client.api_url == "https://api.ngrok.com"
-    assert client.timeout == 30
-    assert client.retries == 5
-    assert client.rate_limit_timeout == 120
-    assert client.validate_certs is True
-    assert module.check_mode is False
+def test_ca_path_reaches_the_client_that_sends(rsps, client_recorder, tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    rsps.post("https://api.ngrok.com/tunnel_sessions/%s/restart" % OLD_ID, status=204)
+    run_module_ok(ngrok_tunnel_session_restart.main, {"id": OLD_ID, "ca_path": str(bundle)})
+    # responses does not record verify: the client that sent the request holds it
+    assert len(rsps.calls) == 1
+    assert [client.verify for client in client_recorder.clients] == [str(bundle)]
 
 
-def test_check_mode_flag():
-    module, dummy = _module_client(dict(api_key=API_KEY, _ansible_check_mode=True))
-    assert module.check_mode is True
+INFO, RESTART, STOP, UPDATE = (param.values for param in ALL_MODULES)
 
 
-def test_api_key_and_url_from_the_environment(monkeypatch, rsps):
-    monkeypatch.setenv("NGROK_API_KEY", API_KEY)
-    monkeypatch.setenv("NGROK_API_URL", "http://localhost:9999")
-    dummy, client = _module_client({})
-    rsps.get("http://localhost:9999/tunnel_sessions/ts_a", json={})
-    client.get("/tunnel_sessions/ts_a")
+@pytest.mark.parametrize("module, env, args, url", [
+    pytest.param(INFO, {"NGROK_API_KEY": API_KEY}, {}, "https://api.ngrok.com", id="info-key-from-env"),
+    pytest.param(RESTART, {"NGROK_API_KEY": API_KEY}, {}, "https://api.ngrok.com", id="restart-key-from-env"),
+    pytest.param(STOP, {"NGROK_API_KEY": API_KEY}, {}, "https://api.ngrok.com", id="stop-key-from-env"),
+    pytest.param(UPDATE, {"NGROK_API_KEY": API_KEY}, {}, "https://api.ngrok.com", id="update-key-from-env"),
+    pytest.param(RESTART, {"NGROK_API_KEY": API_KEY, "NGROK_API_URL": "http://127.0.0.1:8080/"}, {},
+                 "http://127.0.0.1:8080", id="key-and-url-from-env"),
+    pytest.param(INFO, {"NGROK_API_URL": "http://localhost:9999"}, {"api_key": API_KEY}, "http://localhost:9999",
+                 id="url-from-env"),
+    pytest.param(STOP, {"NGROK_API_KEY": "envKey0123456789", "NGROK_API_URL": "http://localhost:9999"},
+                 {"api_key": API_KEY, "api_url": "https://api.example.com"}, "https://api.example.com",
+                 id="options-win"),
+])
+def test_api_key_and_api_url_environment_fallbacks(rsps, monkeypatch, module, env, args, url):
+    main, method, suffix = module
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    rsps.add(method, url + "/tunnel_sessions/" + OLD_ID + suffix, json=make_session(), status=200)
+    run_module_ok(main, dict(args, id=OLD_ID), with_key=False)
+    assert len(rsps.calls) == 1
     assert rsps.calls[0].request.headers["Authorization"] == "Bearer " + API_KEY
 
 
-def test_options_win_over_the_environment(monkeypatch):
-    monkeypatch.setenv("NGROK_API_KEY", "env-key")
-    monkeypatch.setenv("NGROK_API_URL", "http://localhost:9999")
-    dummy, client = _module_client(dict(api_key=API_KEY, api_url="https://api.example.com"))
-    assert client.api_url == "https://api.example.com"
-    assert client._headers["Authorization"] == "Bearer " + API_KEY
-
+# -- NgrokModule: nothing is sent before the options are valid -----------------------------------------
 
 @pytest.mark.parametrize("args, message", [
-    (dict(), "No ngrok API key"),
     (dict(api_key=""), "No ngrok API key"),
     (dict(api_key=API_KEY + "\n"), "api_key contains spaces"),
-    (dict(api_key=API_KEY, api_url="http://api.ngrok.com"), "uses http:// to a host that is not this machine"),
-    (dict(api_key=API_KEY, api_url=""), "api_url must not be empty"),
-    (dict(api_key=API_KEY, timeout=0), "timeout must be between 0.1 and 3600 seconds; got 0.0"),
-    (dict(api_key=API_KEY, timeout=0.05), "timeout must be between 0.1 and 3600 seconds"),
-    (dict(api_key=API_KEY, timeout=3601), "timeout must be between 0.1 and 3600 seconds"),
-    (dict(api_key=API_KEY, timeout="nan"), "timeout must be between"),
-    (dict(api_key=API_KEY, retries=-1), "retries must be between 0 and 20; got -1"),
-    (dict(api_key=API_KEY, retries=21), "retries must be between 0 and 20; got 21"),
-    (dict(api_key=API_KEY, rate_limit_timeout=-1), "rate_limit_timeout must be between 0 and 3600 seconds"),
-    (dict(api_key=API_KEY, rate_limit_timeout=3600.5), "rate_limit_timeout must be between 0 and 3600 seconds"),
+    (dict(api_url="http://api.ngrok.com"), "uses http:// to a host that is not this machine"),
+    (dict(api_url="https://user:pw@api.ngrok.com"), "must not contain credentials"),
+    (dict(api_url=""), "api_url must not be empty"),
+    (dict(ca_path="/nonexistent/ca.pem"), "ca_path '/nonexistent/ca.pem' does not exist"),
+    (dict(timeout=0), "timeout must be between 0.1 and 3600 seconds; got 0.0"),
+    (dict(timeout=0.1), None),
+    (dict(timeout=3600), None),
+    (dict(timeout=3601), "timeout must be between 0.1 and 3600 seconds"),
+    (dict(timeout="nan"), "timeout must be between"),
+    (dict(retries=-1), "retries must be between 0 and 20; got -1"),
+    (dict(retries=0), None),
+    (dict(retries=20), None),
+    (dict(retries=21), "retries must be between 0 and 20; got 21"),
+    (dict(rate_limit_timeout=-1), "rate_limit_timeout must be between 0 and 3600 seconds"),
+    (dict(rate_limit_timeout=0), None),
+    (dict(rate_limit_timeout=3600), None),
+    (dict(rate_limit_timeout=3600.5), "rate_limit_timeout must be between 0 and 3600 seconds"),
 ])
-def test_invalid_connection_options_fail_before_a_client_exists(client_recorder, rsps, args, message):
-    result = _module_fails(args)
-    assert message in result["msg"]
+def test_connection_options_are_checked_before_a_client_exists(client_recorder, rsps, args, message):
+    args = dict({"api_key": API_KEY}, **args)
+    with set_module_args(args), capture_exit_fail():
+        module = NgrokModule(argument_spec={})
+        if message is None:
+            assert module.client is client_recorder.clients[0]
+            return
+        with pytest.raises(AnsibleFailJson) as info:
+            assert module.client is None
+    assert message in info.value.result["msg"]
+    assert_no_api_key(info.value.result)
     assert client_recorder.clients == []
     assert len(rsps.calls) == 0
 
 
-@pytest.mark.parametrize("args", [
-    dict(timeout=0.1), dict(timeout=3600), dict(retries=0), dict(retries=20), dict(rate_limit_timeout=0),
-    dict(rate_limit_timeout=3600),
-])
-def test_connection_option_bounds_are_inclusive(args):
-    args["api_key"] = API_KEY
-    dummy, client = _module_client(args)
-    assert client is not None
+def _no_request_failure(rsps, client_recorder, main, args):
+    rsps.get(re.compile(".*"), json=make_session())
+    rsps.post(re.compile(".*"), status=204)
+    result = run_module_fail(main, dict(args, id=OLD_ID), with_key=False)
+    assert len(rsps.calls) == 0
+    assert client_recorder.clients == []
+    return result
 
+
+@pytest.mark.parametrize("main", ALL_MAINS)
+def test_missing_api_key_is_ansibles_required_argument_failure(rsps, client_recorder, main):
+    result = _no_request_failure(rsps, client_recorder, main, {})
+    assert result["msg"] == "missing required arguments: api_key"
+
+
+@pytest.mark.parametrize("given", [None, ""])
+@pytest.mark.parametrize("main", ALL_MAINS)
+def test_a_blank_api_key_that_hides_ngrok_api_key_fails_saying_so(rsps, client_recorder, monkeypatch, main, given):
+    monkeypatch.setenv("NGROK_API_KEY", API_KEY)
+    result = _no_request_failure(rsps, client_recorder, main, {"api_key": given})
+    if given is None and ANSIBLE_CORE < (2, 19):
+        # ansible-core 2.16 refuses a null str option itself, before the module's code runs
+        assert result["msg"].startswith("argument 'api_key' is of type <class 'NoneType'> and we were unable to "
+                                        "convert to str")
+    else:
+        assert result["msg"].startswith("api_key is empty or null (an empty variable?), and a given api_key hides "
+                                        "NGROK_API_KEY, which is set")
+    assert API_KEY not in str(result)
+
+
+@pytest.mark.parametrize("main", ALL_MAINS)
+def test_ca_path_that_does_not_exist_fails_before_any_request(rsps, client_recorder, tmp_path, main):
+    missing = str(tmp_path / "missing.pem")
+    result = _no_request_failure(rsps, client_recorder, main, {"api_key": API_KEY, "ca_path": missing})
+    assert result["msg"].startswith("ca_path %r does not exist" % missing)
+
+
+@pytest.mark.parametrize("main", ALL_MAINS)
+def test_without_requests_the_module_fails_and_sends_nothing(rsps, client_recorder, monkeypatch, main):
+    monkeypatch.setattr(_module, "HAS_REQUESTS", False)
+    result = _no_request_failure(rsps, client_recorder, main, {"api_key": API_KEY})
+    assert result["msg"].startswith("Failed to import the required Python library (requests) on ")
+
+
+# -- NgrokModule: failures, warnings and the API key ---------------------------------------------------------
 
 def test_fail_and_exit():
     error = NgrokError("x", status_code=404, api_msg="Resource not found", operation_id="op_1")
@@ -370,11 +420,14 @@ def test_fail_and_exit():
         module = NgrokModule(argument_spec={})
         with pytest.raises(AnsibleFailJson) as info:
             module.fail("it failed", error, changed=False, tunnel_session_id="ts_a")
+        with pytest.raises(AnsibleFailJson) as plain:
+            module.fail("plain")
         with pytest.raises(AnsibleExitJson) as done:
             module.exit(changed=True, x=1)
     assert info.value.result == {"msg": "it failed", "failed": True, "changed": False, "tunnel_session_id": "ts_a",
                                  "api_error": {"status_code": 404, "error_code": None, "msg": "Resource not found",
                                                "operation_id": "op_1", "outcome": "failed", "attempts": 1}}
+    assert plain.value.result == {"msg": "plain", "failed": True}
     assert done.value.result == {"changed": True, "x": 1}
 
 
@@ -399,23 +452,19 @@ def test_fail_and_warn_mask_every_piece_of_the_key_in_everything_they_show(monke
     assert piece[:8] not in repr(result)
 
 
-def test_scrubbing_does_not_recurse():
-    from ansible_collections.community.ngrok.plugins.module_utils._module import _scrubbed
+def test_masking_a_result_nested_deeper_than_the_recursion_limit():
+    # An answer's JSON may nest deeper than Python's recursion limit: masking it must not recurse per level.
     deep = API_KEY
     for dummy in range(20000):
         deep = [deep]
-    out = _scrubbed({"x": deep}, API_KEY)["x"]
-    for dummy in range(20000):
-        out = out[0]
-    assert out == "********"
-
-
-def test_fail_without_error_has_no_api_error():
     with set_module_args(dict(api_key=API_KEY)), capture_exit_fail():
         module = NgrokModule(argument_spec={})
         with pytest.raises(AnsibleFailJson) as info:
-            module.fail("plain")
-    assert "api_error" not in info.value.result
+            module.fail("deep", tunnel_session={"x": deep})
+    out = info.value.result["tunnel_session"]["x"]
+    for dummy in range(20000):
+        out = out[0]
+    assert out == "********"
 
 
 def test_api_key_is_registered_as_no_log():

@@ -9,9 +9,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ansible_collections.community.ngrok.plugins.module_utils import _tunnel_sessions as ts
-from ansible_collections.community.ngrok.plugins.module_utils import _tunnel_sessions_extras as extras
 from ansible_collections.community.ngrok.plugins.module_utils._client import NgrokError
+from ansible_collections.community.ngrok.plugins.module_utils._tunnel_session_actions import server_time
+from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions import (
+    and_filters,
+    cel_string,
+    explain,
+    get_session,
+    list_sessions,
+    same_agent_filter,
+)
 from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import (
     CREDENTIAL_ID,
     OLD_ID,
@@ -64,7 +71,7 @@ def decode_cel_string(literal):
     ('\\" || true || "', '"\\\\\\" || true || \\""'),
 ])
 def test_cel_string(value, expected):
-    assert extras.cel_string(value) == expected
+    assert cel_string(value) == expected
 
 
 @pytest.mark.parametrize("value", [
@@ -72,7 +79,7 @@ def test_cel_string(value, expected):
     'obj.metadata == "x"', "\u2028\u2029", "\\u0022",
 ])
 def test_cel_string_round_trips_and_cannot_break_out(value):
-    literal = extras.cel_string(value)
+    literal = cel_string(value)
     assert decode_cel_string(literal) == value
 
 
@@ -85,21 +92,11 @@ def test_cel_string_round_trips_and_cannot_break_out(value):
     (("a", "b", "c"), "(a) && (b) && (c)"),
 ])
 def test_and_filters(parts, expected):
-    assert extras.and_filters(*parts) == expected
-
-
-@pytest.mark.parametrize("action, expected", [
-    (None, "/tunnel_sessions/ts_abc"),
-    ("restart", "/tunnel_sessions/ts_abc/restart"),
-    ("stop", "/tunnel_sessions/ts_abc/stop"),
-    ("update", "/tunnel_sessions/ts_abc/update"),
-])
-def test_session_path(action, expected):
-    assert ts.session_path("ts_abc", action) == expected
+    assert and_filters(*parts) == expected
 
 
 def test_same_agent_filter():
-    cel = extras.same_agent_filter(make_session(), "2025-09-04T10:15:00Z")
+    cel = same_agent_filter(make_session(), "2025-09-04T10:15:00Z")
     assert cel == ('obj.credential.id == "%s" && obj.ip == "10.110.2.2" && obj.metadata == "web-01" && '
                    'obj.id != "%s" && obj.started_at >= timestamp("2025-09-04T10:15:00Z")' % (CREDENTIAL_ID, OLD_ID))
 
@@ -108,40 +105,42 @@ def test_same_agent_filter_without_metadata_or_credential():
     session = make_session(metadata=None)
     del session["credential"]
     assert "metadata" not in session
-    cel = extras.same_agent_filter(session, "2025-09-04T10:15:00Z")
+    cel = same_agent_filter(session, "2025-09-04T10:15:00Z")
     assert 'obj.credential.id == ""' in cel
     assert 'obj.metadata == ""' in cel
 
 
 def test_same_agent_filter_without_any_start_time_has_no_time_bound():
     # no Date header and no started_at in the old session: timestamp("") would be an invalid filter
-    cel = extras.same_agent_filter(make_session(), "")
+    cel = same_agent_filter(make_session(), "")
     assert cel == ('obj.credential.id == "%s" && obj.ip == "10.110.2.2" && obj.metadata == "web-01" && '
                    'obj.id != "%s"' % (CREDENTIAL_ID, OLD_ID))
 
 
 def test_same_agent_filter_escapes_metadata():
-    cel = extras.same_agent_filter(make_session(metadata='x" || true || "'), "2025-09-04T10:15:00Z")
+    cel = same_agent_filter(make_session(metadata='x" || true || "'), "2025-09-04T10:15:00Z")
     assert 'obj.metadata == "x\\" || true || \\""' in cel
 
 
 @pytest.mark.parametrize("headers, expected", [
     ({"Date": "Thu, 04 Sep 2025 10:15:00 GMT"}, "2025-09-04T10:15:00Z"),
-    # Only RFC 9110's IMF-fixdate (GMT) is an HTTP date; an email-style offset falls back (None).
-    ({"Date": "Thu, 04 Sep 2025 12:15:00 +0200"}, None),
-    ({"Date": "Thu, 04 Sep 2025 23:30:00 -0100"}, None),
     ({"Date": "Thu, 4 Sep 2025 10:15:00 GMT"}, "2025-09-04T10:15:00Z"),
+    # Read as an email date (RFC 5322): an offset is converted to UTC, across midnight too; -0000, or no zone at
+    # all, is UTC; a two-digit year is in this century.
+    ({"Date": "Thu, 04 Sep 2025 12:15:00 +0200"}, "2025-09-04T10:15:00Z"),
+    ({"Date": "Thu, 04 Sep 2025 23:30:00 -0100"}, "2025-09-05T00:30:00Z"),
+    ({"Date": "Thu, 04 Sep 2025 10:15:00 -0000"}, "2025-09-04T10:15:00Z"),
+    ({"Date": "Thu, 04 Sep 2025 10:15:00"}, "2025-09-04T10:15:00Z"),
+    ({"Date": "Thu, 04 Sep 25 10:15:00 GMT"}, "2025-09-04T10:15:00Z"),
     ({"Date": "Thu, 04 Foo 2025 10:15:00 GMT"}, None),
     ({"Date": "Thu, 04 Sep 2025 25:15:00 GMT"}, None),
-    ({"Date": "Thu, 04 Sep 25 10:15:00 GMT"}, None),
-    ({"Date": "Thu, 04 Sep 2025 10:15:00 -0000"}, None),
     ({"Date": "not a date"}, None),
     ({"Date": ""}, None),
     ({}, None),
     (None, None),
 ])
 def test_server_time(headers, expected):
-    assert extras.server_time(headers) == expected
+    assert server_time(headers) == expected
 
 
 # -- reads -----------------------------------------------------------------------------------------------
@@ -152,12 +151,12 @@ LIST_URL = "https://api.ngrok.com/tunnel_sessions"
 
 def test_get_session(rsps, make_client):
     rsps.get(SESSION_URL, json=make_session())
-    assert ts.get_session(make_client(), OLD_ID) == make_session()
+    assert get_session(make_client(), OLD_ID) == make_session()
 
 
 def test_get_session_404_is_none(rsps, make_client):
     rsps.get(SESSION_URL, status=404, json=ngrok_error(404, "Resource not found"))
-    assert ts.get_session(make_client(), OLD_ID) is None
+    assert get_session(make_client(), OLD_ID) is None
     assert len(rsps.calls) == 1
 
 
@@ -166,7 +165,7 @@ def test_get_session_200_without_a_session_is_an_error_not_absence(rsps, make_cl
     # A 200 that carries no session must not read as "the session does not exist".
     rsps.get(SESSION_URL, status=200, body=body, content_type="application/json")
     with pytest.raises(NgrokError) as info:
-        ts.get_session(make_client(), OLD_ID)
+        get_session(make_client(), OLD_ID)
     assert "not a tunnel session" in info.value.message
 
 
@@ -174,20 +173,19 @@ def test_get_session_200_without_a_session_is_an_error_not_absence(rsps, make_cl
 def test_get_session_other_errors_raise(rsps, make_client, status):
     rsps.get(SESSION_URL, status=status, json=ngrok_error(status, "no"))
     with pytest.raises(NgrokError) as info:
-        ts.get_session(make_client(retries=0), OLD_ID)
+        get_session(make_client(retries=0), OLD_ID)
     assert info.value.status_code == status
 
 
-@pytest.mark.parametrize("cel_filter, max_items, expected_query", [
-    (None, None, {"limit": ["100"]}),
-    ('obj.os == "linux"', 5, {"limit": ["100"], "filter": ['obj.os == "linux"']}),
-    ("", None, {"limit": ["100"]}),
+@pytest.mark.parametrize("cel_filter, expected_query", [
+    (None, {"limit": ["100"]}),
+    ("", {"limit": ["100"]}),
+    ('obj.os == "linux"', {"limit": ["100"], "filter": ['obj.os == "linux"']}),
 ])
-def test_list_sessions(rsps, make_client, cel_filter, max_items, expected_query):
-    sessions = [make_session("ts_%d" % i) for i in range(10)]
+def test_list_sessions_query(rsps, make_client, cel_filter, expected_query):
+    sessions = [make_session("ts_%d" % i) for i in range(3)]
     rsps.get(LIST_URL, json={"tunnel_sessions": sessions, "uri": LIST_URL, "next_page_uri": None})
-    found = extras.list_sessions(make_client(), cel_filter, max_items=max_items)
-    assert found == (sessions[:max_items] if max_items else sessions)
+    assert list_sessions(make_client(), cel_filter) == sessions
     assert parse_qs(urlsplit(rsps.calls[0].request.url).query) == expected_query
 
 
@@ -249,7 +247,7 @@ def err(status=None, code=None, msg="Something", outcome="failed", attempts=1, m
      "The server (ngrok, or a proxy in between) does not support this request; check api_url."),
 ])
 def test_explain_hints(action, error, starts, hint):
-    text = extras.explain(action, None if action == "list" else "ts_abc", error)
+    text = explain(action, None if action == "list" else "ts_abc", error)
     assert text.startswith(starts)
     assert hint in text
     assert text.endswith(".")
@@ -259,7 +257,7 @@ def test_explain_hints(action, error, starts, hint):
 def test_explain_rate_limited():
     error = err(429, "ERR_NGROK_226", "Too many requests", attempts=7)
     error.rate_limit_waited = 118.04
-    text = extras.explain("stop", "ts_abc", error)
+    text = explain("stop", "ts_abc", error)
     assert text == ("Could not stop tunnel session ts_abc: HTTP 429 ERR_NGROK_226: Too many requests (operation ID op_1). "
                     "ngrok's rate limit (by default 120 requests per rolling 60 seconds per account) was still exceeded "
                     "after waiting 118 seconds over 7 attempts. Lower forks or use serial, or raise rate_limit_timeout.")
@@ -267,7 +265,7 @@ def test_explain_rate_limited():
 
 def test_explain_rate_limited_by_code_only():
     error = err(400, "ERR_NGROK_226", "Too many requests", attempts=1)
-    assert "rate limit" in extras.explain("list", None, error)
+    assert "rate limit" in explain("list", None, error)
 
 
 @pytest.mark.parametrize("action, done, check", [
@@ -287,27 +285,27 @@ def test_explain_rate_limited_by_code_only():
      "No answer from ngrok for POST /x: no response within 30 seconds (timeout)"),
 ])
 def test_explain_unknown_outcome(action, done, check, error, described):
-    text = extras.explain(action, "ts_abc", error)
+    text = explain(action, "ts_abc", error)
     assert text == ("The %s request for tunnel session ts_abc may or may not have reached ngrok: %s. It was not sent "
                     "again, so the agent may or may not have %s; %s." % (action, described, done, check))
 
 
 @pytest.mark.parametrize("error", [err(400, "ERR_NGROK_999", "Weird"), err(409, None, "Conflict")])
 def test_explain_without_hint(error):
-    assert extras.explain("restart", "ts_abc", error) == (
+    assert explain("restart", "ts_abc", error) == (
         "Could not restart tunnel session ts_abc: %s." % error.describe())
 
 
 def test_explain_transport_error():
     error = err(None, message="Could not connect to https://api.ngrok.com: [Errno 111] Connection refused")
-    assert extras.explain("get", "ts_abc", error) == (
+    assert explain("get", "ts_abc", error) == (
         "Could not get tunnel session ts_abc: Could not connect to https://api.ngrok.com: [Errno 111] Connection "
         "refused.")
 
 
 def test_explain_unsupported_code_is_action_specific():
     # ERR_NGROK_804 (restart not supported) sent to a stop is not explained as "does not support a remote stop"
-    text = extras.explain("stop", "ts_abc", err(400, "ERR_NGROK_804", "restart not supported"))
+    text = explain("stop", "ts_abc", err(400, "ERR_NGROK_804", "restart not supported"))
     assert "does not support" not in text
 
 
@@ -321,6 +319,6 @@ def test_get_session_404_from_a_proxy_is_not_absence(rsps, make_client, body, co
     # "gone" (that would turn a lost restart answer into a false success).
     rsps.get(SESSION_URL, status=404, body=body, content_type=content_type)
     with pytest.raises(NgrokError) as info:
-        ts.get_session(make_client(), OLD_ID)
+        get_session(make_client(), OLD_ID)
     assert info.value.status_code == 404
     assert info.value.from_ngrok is False
