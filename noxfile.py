@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -160,6 +161,10 @@ def _add_ansible_test_sessions() -> None:
         for kind in kinds:
             name = f"ansible-test-{kind}-{core}"
             params = [kind, "--venv", "--python", python, "-v"]
+            if kind != "sanity":
+                # tests/unit/requirements.txt, tests/integration/requirements.txt: requests (the modules'
+                # runtime requirement) and the unit tests' tools
+                params.insert(1, "--requirements")
             canary = kind == "integration" and core == matrix[0][0] and bool(os.environ.get(CANARY_ENV))
             if canary:
                 params[-1] = "-vvvv"
@@ -189,7 +194,7 @@ CORE_FOR_TOOLS = "ansible-core>=2.19,<2.20"
 @nox.session(python="3.11", default=True)
 def fleet(session: nox.Session) -> None:
     """300 hosts, 20 forks, a rate limit that bites: every agent restarted exactly once (benchmarks/fleet.py)."""
-    session.install(CORE_FOR_TOOLS)
+    session.install(CORE_FOR_TOOLS, "requests")
     session.run("python", "benchmarks/fleet.py", "--hosts", "300", "--forks", "20",
                 "--rate-limit", "15", "--rate-window", "5")
 
@@ -216,25 +221,60 @@ MODULE_PYTHON_FAULTS = ("^(restart|info)_(drop_|read_timeout|slow_|big_body|non_
                         "empty_error|503_post_applied|429_retry_after)")
 
 
+def _module_python_interpreters(session: nox.Session, interpreter: str) -> tuple[str, str]:
+    """Return (a Python MODULE_PYTHON venv with requests, a Python MODULE_PYTHON without requests)."""
+    tmp = Path(session.create_tmp()).resolve()
+    venv = tmp / ("python%s-requests" % MODULE_PYTHON)
+    python = str(venv / "bin" / "python")
+    if not os.path.exists(python):
+        session.run(interpreter, "-m", "venv", "--clear", str(venv), external=True, silent=True)
+    # a no-op when requests is there already (the session's tmp dir is kept between runs)
+    session.run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "requests",
+                external=True)
+    bare = interpreter
+    if _can_import(interpreter, "requests"):
+        # this Python has requests of its own: a venv of it without pip or site-packages has not
+        bare_venv = tmp / ("python%s-bare" % MODULE_PYTHON)
+        session.run(interpreter, "-I", "-m", "venv", "--clear", "--without-pip", str(bare_venv), external=True,
+                    silent=True)
+        bare = str(bare_venv / "bin" / "python")
+        if _can_import(bare, "requests"):
+            session.error("%s (a venv without site-packages) still imports requests: no bare Python %s to test "
+                          "the missing-requests failure with" % (bare, MODULE_PYTHON))
+    return python, bare
+
+
+def _can_import(python: str, module: str) -> bool:
+    return subprocess.run([python, "-c", "import " + module], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          check=False).returncode == 0
+
+
 @nox.session(python="3.11", default=True, name="module-python")
 def module_python(session: nox.Session) -> None:
-    """The modules run by Python 3.9 (the oldest supported) against the emulator (tests/module_python)."""
+    """The modules run by Python 3.9 (the oldest supported) against the emulator (tests/module_python).
+
+    They run in a Python 3.9 venv with requests (module_python_interpreter); one play runs a module by the
+    bare Python 3.9, without requests (module_python_bare_interpreter), and expects the missing-library failure.
+    """
     session.install(CORE_FOR_TOOLS)
     interpreter = shutil.which("python" + MODULE_PYTHON)
     if not interpreter:
         session.error("python%s not found: install Python %s (scripts/test looks in pyenv and on PATH)"
                       % (MODULE_PYTHON, MODULE_PYTHON))
+    with_requests, bare = _module_python_interpreters(session, interpreter)
     env = {"ANSIBLE_COLLECTIONS_PATH": _install_built_collection(session),
            "ANSIBLE_ROLES_PATH": str(ROOT / "tests" / "integration" / "targets")}
+    # Not -e ansible_python_interpreter: extra vars would override the play that runs the bare Python.
     session.run("ansible-playbook", "-i", "localhost,", "-c", "local", "tests/module_python/playbook.yml",
-                "-e", "ansible_python_interpreter=" + interpreter, "-e", "module_python_version=" + MODULE_PYTHON,
-                "-e", "fault_matrix_only=" + MODULE_PYTHON_FAULTS, env=env)
+                "-e", "module_python_interpreter=" + with_requests, "-e", "module_python_bare_interpreter=" + bare,
+                "-e", "module_python_version=" + MODULE_PYTHON, "-e", "fault_matrix_only=" + MODULE_PYTHON_FAULTS,
+                env=env)
 
 
 @nox.session(python="3.11", default=True)
 def awx(session: nox.Session) -> None:
     """The AWX path: credential type, ansible-runner job, ansible-builder (tests/awx/awx_check.py)."""
-    session.install(CORE_FOR_TOOLS, "ansible-runner", "ansible-builder")
+    session.install(CORE_FOR_TOOLS, "requests", "ansible-runner", "ansible-builder")
     session.run("python", "tests/awx/awx_check.py", "--collections-path", _install_built_collection(session))
 
 

@@ -1,4 +1,5 @@
-# Shared by scripts/demo and scripts/bench: a venv (.venv/demo) with ansible-core (all the collection needs).
+# Shared by scripts/demo and scripts/bench: a venv (.venv/demo) with ansible-core and requests (what the
+# collection needs: its modules run on the controller, by this venv's Python).
 # Source it, then call ensure_demo_venv; it sets VENV and puts its bin/ first on PATH.
 
 ensure_demo_venv() {
@@ -17,8 +18,13 @@ ensure_demo_venv() {
         return 1
     fi
     if [ ! -x "$VENV/bin/ansible-playbook" ]; then
-        "$python" -m venv "$VENV"
-        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check 'ansible-core>=2.16,<2.20'
+        "$python" -m venv "$VENV" &&
+            "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check 'ansible-core>=2.16,<2.20' requests ||
+            return 1
+    fi
+    # a venv made before the modules needed requests gets it now
+    if ! "$VENV/bin/python" -c 'import requests' >/dev/null 2>&1; then
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check requests || return 1
     fi
     export PATH="$VENV/bin:$PATH"
 }

@@ -18,11 +18,13 @@ Checks, each printed as PASS/FAIL, then ``N passed, N failed``:
    and the credential injected as env vars (``env/envvars``); the job is
    successful and the emulator saw exactly one restart per host;
 3. the API key appears nowhere in the job's stdout, events or artifacts;
-4. ``ansible-builder introspect`` reports no Python and no system requirement
-   from community.ngrok (it needs nothing but ansible-core), while it does
-   report the requirement of a control collection put next to it (so an empty
-   answer is not a scan that missed the collection); ``ansible-builder create``
-   builds a context from docs/awx/execution-environment.yml.
+4. the installed collection declares its Python requirements for execution
+   environments (``meta/execution-environment.yml`` naming ``requirements.txt``),
+   and ``ansible-builder introspect`` reports exactly one: ``requests``, no system
+   requirement; ``ansible-builder create`` builds a context from
+   docs/awx/execution-environment.yml that installs community.ngrok, and whose
+   own introspection script (the one the image build runs over the installed
+   collections) writes ``requests`` into the pip requirements the build installs.
 """
 
 from __future__ import annotations
@@ -30,12 +32,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 import urllib.request
+
+import yaml
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EMULATOR = os.path.join(ROOT, "tests", "emulator", "ngrok_emulator.py")
@@ -54,9 +60,6 @@ def check(name, ok, detail=""):
 
 def render_injectors(inputs):
     """Render the credential type's env injectors as AWX does (Jinja2 over the inputs)."""
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-    import yaml
-
     with open(CREDENTIAL_TYPE, encoding="utf-8") as handle:
         cred_type = yaml.safe_load(handle)
     env = ImmutableSandboxedEnvironment()
@@ -164,8 +167,6 @@ def introspect(path):
     The output is a ``# Dependency data for PATH`` comment and a YAML document whose
     entries are annotated ``REQ  # from collection NAMESPACE.NAME``.
     """
-    import yaml
-
     proc = subprocess.run(["ansible-builder", "introspect", path], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, check=False)
     output = proc.stdout + proc.stderr
@@ -183,29 +184,28 @@ def introspect(path):
 def check_builder(workdir, collections_path):
     installed = os.path.join(collections_path, "ansible_collections", "community", "ngrok")
 
-    # A folder with only community.ngrok: introspect must answer, and answer nothing at all
-    # (a requirement that is not PEP 508 would be listed without its "# from collection").
+    # The collection's own declaration: ansible-builder reads meta/execution-environment.yml, whose
+    # dependencies.python names a requirements file relative to the collection root.
+    meta = {}
+    try:
+        with open(os.path.join(installed, "meta", "execution-environment.yml"), encoding="utf-8") as handle:
+            meta = yaml.safe_load(handle) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        meta = {"error": str(exc)}
+    python_file = (meta.get("dependencies") or {}).get("python") if isinstance(meta, dict) else None
+    declared = _requirement_names(_read(os.path.join(installed, python_file or "requirements.txt")))
+    check("the installed collection declares requests in meta/execution-environment.yml (dependencies.python)",
+          python_file == "requirements.txt" and declared == ["requests"], "%r, %s: %r" % (meta, python_file, declared))
+
+    # A folder with only community.ngrok: introspect must report requests, from community.ngrok, and nothing
+    # else (a requirement that is not PEP 508 would be listed without its "# from collection").
     alone = os.path.join(workdir, "introspect-ngrok")
     shutil.copytree(installed, os.path.join(alone, "ansible_collections", "community", "ngrok"), symlinks=True)
     output, reqs = introspect(alone)
-    check("ansible-builder introspect: no Python or system requirement from community.ngrok",
+    check("ansible-builder introspect: community.ngrok requires requests, and no other Python or system package",
           os.path.exists(os.path.join(installed, "MANIFEST.json"))
-          and reqs == {"python": [], "system": []}, output)
-
-    # Control: the same collection next to one that declares a requirement. introspect must
-    # report exactly that one, so the empty answer above is not a scan that missed the collection.
-    control_root = os.path.join(workdir, "introspect-control")
-    shutil.copytree(alone, control_root, symlinks=True)
-    control = os.path.join(control_root, "ansible_collections", "ngrokcheck", "control")
-    os.makedirs(control)
-    with open(os.path.join(control, "galaxy.yml"), "w", encoding="utf-8") as handle:
-        handle.write("namespace: ngrokcheck\nname: control\nversion: 1.0.0\n")
-    with open(os.path.join(control, "requirements.txt"), "w", encoding="utf-8") as handle:
-        handle.write("ngrokcheck-control-requirement\n")
-    output, reqs = introspect(control_root)
-    check("ansible-builder introspect: reports a control collection's requirement next to community.ngrok",
-          reqs == {"python": ["ngrokcheck-control-requirement  # from collection ngrokcheck.control"], "system": []},
-          output)
+          and reqs is not None and reqs["system"] == [] and _requirement_names("\n".join(reqs["python"])) == ["requests"]
+          and all(line.endswith("  # from collection community.ngrok") for line in reqs["python"]), output)
 
     context = os.path.join(workdir, "ee-context")
     proc = subprocess.run(["ansible-builder", "create", "-f", EE_DEFINITION, "-c", context], stdout=subprocess.PIPE,
@@ -218,6 +218,26 @@ def check_builder(workdir, collections_path):
         galaxy = os.path.join(context, "_build", "requirements.yml")
         check("ansible-builder create: the context installs community.ngrok",
               "community.ngrok" in _read(galaxy), _read(galaxy))
+        # The image build installs the collections, then runs this script over them with --write-pip and
+        # pip-installs what it wrote: run it here over the installed collection.
+        script = os.path.join(context, "_build", "scripts", "introspect.py")
+        pip_file = os.path.join(workdir, "ee-requirements.txt")
+        proc = subprocess.run([sys.executable, script, "introspect", "--write-pip", pip_file, alone],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+        check("ansible-builder create: the build's introspection installs requests into the EE",
+              proc.returncode == 0 and "--write-pip" in _read(containerfile)
+              and _requirement_names(_read(pip_file)) == ["requests"],
+              proc.stdout + _read(pip_file))
+
+
+def _requirement_names(text):
+    """The lower-cased project names of a pip requirements text (comments and blank lines skipped)."""
+    names = []
+    for line in text.splitlines():
+        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line.split("#", 1)[0])
+        if match:
+            names.append(match.group(1).lower())
+    return names
 
 
 def _read(path):
