@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from ansible.release import __version__ as ANSIBLE_CORE_VERSION
+from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION
 
 from ansible_collections.community.ngrok.plugins.module_utils import _module
 from ansible_collections.community.ngrok.plugins.module_utils._client import NgrokError
