@@ -35,6 +35,7 @@ options:
       - If not set, the E(REQUESTS_CA_BUNDLE) or E(CURL_CA_BUNDLE) environment variable is used, then the default
         bundle of requests. Ignored when O(validate_certs=false).
     type: path
+    version_added: "0.2.0"
   timeout:
     description:
       - Seconds, between V(0.1) and V(3600), to wait for each API request to connect, for each read of its answer,
