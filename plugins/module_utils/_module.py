@@ -178,8 +178,8 @@ def check_metadata(value) -> str:
         raise ValueError("metadata %s contains a line break, a tab or another control character: it must be the "
                          "agent's metadata exactly" % shown(value))
     if len(value) > MAX_METADATA:
-        raise ValueError("metadata %s has %d characters: ngrok keeps at most %d" % (shown(value), len(value),
-                                                                                MAX_METADATA))
+        raise ValueError("metadata %s has %d characters: ngrok keeps at most %d"
+                         % (shown(value), len(value), MAX_METADATA))
     return value
 
 
