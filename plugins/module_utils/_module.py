@@ -35,6 +35,9 @@ MIN_TIMEOUT = 0.1
 MAX_TIMEOUT = 3600
 MAX_RETRIES = 20
 
+#: ngrok's limit on an agent's metadata (characters).
+MAX_METADATA = 4096
+
 #: ts_ and 27 letters and digits (a KSUID), as in every ID ngrok shows; used with fullmatch (no trailing newline).
 TUNNEL_SESSION_ID_RE = re.compile(r"ts_[0-9A-Za-z]{27}")
 _ID_CHARS_RE = re.compile(r"ts_[0-9A-Za-z]+")
@@ -56,6 +59,18 @@ def connection_argument_spec() -> dict:
 
 def tunnel_session_id_argument_spec(required: bool = True) -> dict:
     return dict(type="str", required=required, aliases=["session_id", "tunnel_session_id"])
+
+
+def tunnel_session_target_argument_spec() -> dict:
+    """How an action module names its session: ``id``, or ``metadata`` (with ``skip_missing``).
+
+    The module also declares ``id`` and ``metadata`` mutually exclusive and one of them required.
+    """
+    return dict(
+        id=tunnel_session_id_argument_spec(required=False),
+        metadata=dict(type="str"),
+        skip_missing=dict(type="bool", default=False),
+    )
 
 
 def check_api_url(value) -> str:
@@ -143,16 +158,36 @@ def check_tunnel_session_id(value, option: str = "id") -> str:
                          % option)
     if TUNNEL_SESSION_ID_RE.fullmatch(value):
         return value
-    shown = value if len(value) <= 64 else value[:64] + "..."
     if _ID_CHARS_RE.fullmatch(value):
-        raise ValueError("%s %r is not a tunnel session ID: after 'ts_' it must have 27 letters and digits, not %d "
-                         "(was it cut short or pasted twice?)" % (option, shown, len(value) - 3))
+        raise ValueError("%s %s is not a tunnel session ID: after 'ts_' it must have 27 letters and digits, not %d "
+                         "(was it cut short or pasted twice?)" % (option, shown(value), len(value) - 3))
     other = _OTHER_PREFIX_RE.fullmatch(value)
     if other:
-        raise ValueError("%s %r is not a tunnel session ID: it has the prefix %r of another kind of ngrok resource. "
-                         "A tunnel session ID starts with 'ts_'" % (option, shown, other.group(1) + "_"))
-    raise ValueError("%s %r is not a tunnel session ID: it must be 'ts_' followed by 27 letters and digits only, "
-                     "such as ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v" % (option, shown))
+        raise ValueError("%s %s is not a tunnel session ID: it has the prefix %r of another kind of ngrok resource. "
+                         "A tunnel session ID starts with 'ts_'" % (option, shown(value), other.group(1) + "_"))
+    raise ValueError("%s %s is not a tunnel session ID: it must be 'ts_' followed by 27 letters and digits only, "
+                     "such as ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v" % (option, shown(value)))
+
+
+def check_metadata(value) -> str:
+    """Return the agent metadata that names one agent, or raise ValueError; run before any request is sent."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("metadata must not be empty (an empty variable?): it names the agent, as set by agent.metadata "
+                         "in its ngrok.yml or --metadata")
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value):
+        raise ValueError("metadata %s contains a line break, a tab or another control character: it must be the "
+                         "agent's metadata exactly" % shown(value))
+    if len(value) > MAX_METADATA:
+        raise ValueError("metadata %s has %d characters: ngrok keeps at most %d"
+                         % (shown(value), len(value), MAX_METADATA))
+    return value
+
+
+def shown(value, size: int = 64) -> str:
+    """A value for a message, quoted (repr: control and invisible characters escaped) and cut after ``size``
+    characters. For input and for anything an answer contains."""
+    text = str(value)
+    return repr(text if len(text) <= size else text[:size] + "...")
 
 
 def check_number(name: str, value, minimum, maximum, unit: str = "") -> None:

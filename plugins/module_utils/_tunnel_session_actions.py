@@ -4,8 +4,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """Restart, stop or update one tunnel session: the body of those three modules,
-with check mode, the resolution of a lost answer, and following the agent
-across a restart (``wait``).
+with the lookup of the session by its agent's metadata, check mode, the
+resolution of a lost answer, and following the agent across a restart
+(``wait``).
 
 INTERNAL: private to the collection; may change without notice.
 """
@@ -20,15 +21,19 @@ from typing import Any, NoReturn
 from ansible_collections.community.ngrok.plugins.module_utils._client import NgrokError, format_seconds
 from ansible_collections.community.ngrok.plugins.module_utils._module import (
     NgrokModule,
+    check_metadata,
     check_number,
     check_tunnel_session_id,
+    shown,
 )
 from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions import (
     ACTIONS,
+    PAGE_SIZE,
     WINDOWS_HINT,
     explain,
     get_session,
     list_sessions,
+    metadata_filter,
     same_agent_filter,
     session_path,
 )
@@ -46,6 +51,9 @@ FIRST_POLL_DELAY = 1.0
 #: each of these delays (seconds) until it is gone: 3 reads over 7 seconds.
 RESOLVE_DELAYS = (1.0, 2.0, 4.0)
 
+#: The most session IDs a failure lists when several agents have the metadata.
+MAX_IDS_SHOWN = 10
+
 
 class TunnelSessionAction:
     """restart, stop or update one tunnel session."""
@@ -59,8 +67,15 @@ class TunnelSessionAction:
 
     def run(self) -> NoReturn:
         params = self.params
+        metadata = params["metadata"]
         try:
-            self.session_id = check_tunnel_session_id(params["id"])
+            if metadata is None:
+                self.session_id = check_tunnel_session_id(params["id"])
+                if params["skip_missing"]:
+                    raise ValueError("skip_missing is only used with metadata: a session given by its id is never "
+                                     "skipped")
+            else:
+                check_metadata(metadata)
             if params.get("wait"):
                 check_number("wait_timeout", params["wait_timeout"], 1, MAX_WAIT_TIMEOUT, " seconds")
                 check_number("wait_interval", params["wait_interval"], MIN_WAIT_INTERVAL, MAX_WAIT_INTERVAL,
@@ -69,11 +84,14 @@ class TunnelSessionAction:
             self.module.fail(str(exc))
         client = self.module.client
         result = self.result
-        result["tunnel_session_id"] = self.session_id
 
         session: dict[str, Any] = {}
-        if self.module.check_mode or params.get("wait"):
+        if metadata is not None:
+            session = self.find_session(metadata)
+        result["tunnel_session_id"] = self.session_id
+        if not session and (self.module.check_mode or params.get("wait")):
             session = self.read_session()
+        if session:
             self.refuse_unsupported(session)
             result["tunnel_session"] = session
         if self.module.check_mode:
@@ -94,6 +112,39 @@ class TunnelSessionAction:
             since = (server_time(response.headers) if response is not None else None) or session.get("started_at") or ""
             result["new_tunnel_session"] = self.wait_for_reconnect(session, since)
         self.module.exit(**result)
+
+    def find_session(self, metadata: str) -> dict:
+        """The one connected session whose agent has this metadata; sets ``session_id``.
+
+        No match fails, or exits unchanged with ``skip_missing``; several fail. Nothing is sent then.
+        """
+        try:
+            found = list_sessions(self.module.client, metadata_filter(metadata), max_items=PAGE_SIZE)
+        except NgrokError as exc:
+            self.module.fail("%s The %s request was not sent." % (explain("list", None, exc), self.action), exc,
+                             **self.result)
+        if not found:
+            if self.params["skip_missing"]:
+                self.module.exit(msg="No connected agent has metadata %s: skipped, the %s request was not sent "
+                                     "(skip_missing)." % (shown(metadata), self.action),
+                                 tunnel_session_id=None, tunnel_session=None, **self.result)
+            self.module.fail("No connected agent has metadata %s: the %s request was not sent. Check that the agent "
+                             "runs, with this metadata (agent.metadata in its ngrok.yml, or --metadata); set "
+                             "skip_missing=true to accept that it is not connected." % (shown(metadata), self.action),
+                             **self.result)
+        ids = [item.get("id") if isinstance(item, dict) else None for item in found]
+        if len(found) > 1:
+            listed = ", ".join(shown(i) for i in ids[:MAX_IDS_SHOWN]) + (", ..." if len(ids) > MAX_IDS_SHOWN else "")
+            self.module.fail("%s connected agents have metadata %s (%s): the %s request was not sent. Give each agent "
+                             "its own metadata, or name the session by its id."
+                             % ("%d or more" % len(ids) if len(ids) >= PAGE_SIZE else len(ids), shown(metadata),
+                                listed, self.action), **self.result)
+        try:
+            self.session_id = check_tunnel_session_id(ids[0])
+        except ValueError as exc:
+            self.module.fail("ngrok's answer for metadata %s is not usable: %s. The %s request was not sent."
+                             % (shown(metadata), exc, self.action), **self.result)
+        return found[0]
 
     def read_session(self) -> dict:
         """The session before the action; any failure (a 404 too) names its HTTP status and operation ID."""

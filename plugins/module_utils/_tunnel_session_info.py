@@ -21,10 +21,10 @@ from ansible_collections.community.ngrok.plugins.module_utils._module import (
 )
 from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions import (
     and_filters,
-    cel_string,
     explain,
     get_session,
     list_sessions,
+    metadata_filter,
 )
 
 #: The most sessions one lookup returns (max_results).
@@ -58,8 +58,7 @@ class TunnelSessionInfo:
                 result["tunnel_sessions"] = [session] if session is not None else []
             else:
                 metadata = params["metadata"]
-                cel = and_filters("obj.metadata == %s" % cel_string(metadata) if metadata is not None else None,
-                                  params["filter"])
+                cel = and_filters(metadata_filter(metadata) if metadata is not None else None, params["filter"])
                 if cel:
                     result["filter"] = cel
                 result["tunnel_sessions"] = list_sessions(client, cel, params["max_results"])

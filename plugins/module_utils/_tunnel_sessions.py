@@ -100,6 +100,11 @@ def cel_string(value: str) -> str:
     return "".join(out)
 
 
+def metadata_filter(metadata: str) -> str:
+    """CEL for: the agent whose metadata is exactly ``metadata`` (an agent without metadata has ``""``)."""
+    return "obj.metadata == %s" % cel_string(metadata)
+
+
 def and_filters(*expressions) -> str | None:
     parts = [e for e in expressions if e]
     if not parts:
@@ -116,7 +121,7 @@ def same_agent_filter(old: dict, since: str) -> str:
     parts = [
         "obj.credential.id == %s" % cel_string(credential.get("id") or ""),
         "obj.ip == %s" % cel_string(old.get("ip") or ""),
-        "obj.metadata == %s" % cel_string(old.get("metadata") or ""),
+        metadata_filter(old.get("metadata") or ""),
         "obj.id != %s" % cel_string(old.get("id") or ""),
     ]
     if since:

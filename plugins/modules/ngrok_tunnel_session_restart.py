@@ -14,8 +14,8 @@ description:
   - Asks the ngrok agent that started a tunnel session to restart itself, through the ngrok API
     (C(POST /tunnel_sessions/{id}/restart)). The agent re-executes itself, reads its configuration again, and
     reconnects with a B(new) tunnel session ID.
-  - A normal run sends one request and reports RV(ignore:changed=true) when ngrok accepts it; use C(changed_when)
-    if a restart should not count as a change.
+  - A normal run sends one request (two with O(metadata), the lookup and the restart) and reports
+    RV(ignore:changed=true) when ngrok accepts it; use C(changed_when) if a restart should not count as a change.
   - ngrok cannot restart agents on Windows remotely; use M(community.ngrok.ngrok_tunnel_session_stop) and let the
     service manager start the agent again.
   - A restart whose outcome is unknown (its answer was lost) is never sent again; the module reads the session to
@@ -31,7 +31,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - In check mode the module sends one C(GET /tunnel_sessions/{id}) and never a restart. It predicts
+      - In check mode the module sends one C(GET /tunnel_sessions/{id}) (with O(metadata), the one
+        C(GET /tunnel_sessions) that finds the session) and never a restart. It predicts
         RV(ignore:changed=true) when the session exists, and fails when it does not exist, when its agent runs on
         Windows, or when it is an SSH session, as the restart would.
   diff_mode:
@@ -41,11 +42,27 @@ options:
     description:
       - The ID of the tunnel session whose agent to restart, C(ts_) followed by 27 letters and digits.
       - It changes on every restart; find the current one with M(community.ngrok.ngrok_tunnel_session_info).
+      - Exactly one of O(id) and O(metadata) is required.
     type: str
-    required: true
     aliases:
       - session_id
       - tunnel_session_id
+  metadata:
+    description:
+      - The metadata of the agent to restart, exactly (its C(agent.metadata) or C(--metadata), for example its host
+        name). Exactly one connected session must have it; the module then acts on that session.
+      - No matching session, or several, fail before anything is sent (but see O(skip_missing)).
+      - The session is then known before the restart is sent, so a Windows agent or an SSH session fails before
+        anything is sent, as in check mode.
+    type: str
+    version_added: "0.2.0"
+  skip_missing:
+    description:
+      - With O(metadata), when no connected agent has that metadata, succeed with RV(ignore:changed=false) and
+        RV(tunnel_session=null) instead of failing. Nothing is sent. Setting it with O(id) is an error.
+    type: bool
+    default: false
+    version_added: "0.2.0"
   wait:
     description:
       - Wait until the agent has reconnected and return its new session as RV(new_tunnel_session). The agent is
@@ -97,6 +114,28 @@ EXAMPLES = r"""
     msg: "{{ restarted.tunnel_session.id }} -> {{ restarted.new_tunnel_session.id }}"
   when: not ansible_check_mode
 
+# The handler that restarts a host's agent when its configuration changes: one task. The agent runs with its
+# host's inventory name as metadata (agent.metadata in ngrok.yml, or --metadata).
+- name: Restart the ngrok agent
+  community.ngrok.ngrok_tunnel_session_restart:
+    metadata: "{{ inventory_hostname }}"
+    api_key: "{{ vault_ngrok_api_key }}"
+    wait: true
+  delegate_to: localhost
+
+- name: Restart the agent of a kiosk that may be offline (no connected agent is not a failure)
+  community.ngrok.ngrok_tunnel_session_restart:
+    metadata: kiosk-17
+    api_key: "{{ vault_ngrok_api_key }}"
+    skip_missing: true
+  delegate_to: localhost
+  register: kiosk
+
+- name: Say when it was not connected
+  ansible.builtin.debug:
+    msg: "{{ kiosk.msg }}"
+  when: kiosk.tunnel_session is none
+
 - name: Set the API key once for every community.ngrok task of a block (or a play)
   module_defaults:
     group/community.ngrok.all:
@@ -110,16 +149,25 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+msg:
+  description: Why nothing was done.
+  returned: when O(skip_missing=true) and no connected agent has O(metadata)
+  type: str
+  sample: "No connected agent has metadata 'web-01': skipped, the restart request was not sent (skip_missing)."
 tunnel_session_id:
-  description: The ID of the tunnel session that was restarted (or would be, in check mode).
-  returned: always, except when the module fails on its options (before any request)
+  description:
+    - The ID of the tunnel session that was restarted (or would be, in check mode); with O(metadata), the one
+      that has it.
+    - V(null) when O(skip_missing=true) and no connected agent has O(metadata).
+  returned: always, except when the module fails on its options (before any request) or on the lookup by O(metadata)
   type: str
   sample: ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v
 tunnel_session:
   description:
     - The tunnel session before the restart, as ngrok returns it.
     - C(metadata) is absent when the agent has none.
-  returned: in check mode, and when O(wait=true)
+    - V(null) when O(skip_missing=true) and no connected agent has O(metadata).
+  returned: in check mode, when O(wait=true), and with O(metadata)
   type: dict
   contains:
     id:
@@ -220,7 +268,7 @@ api_error:
 
 from ansible_collections.community.ngrok.plugins.module_utils._module import (
     NgrokModule,
-    tunnel_session_id_argument_spec,
+    tunnel_session_target_argument_spec,
 )
 from ansible_collections.community.ngrok.plugins.module_utils._tunnel_session_actions import TunnelSessionAction
 
@@ -228,11 +276,13 @@ from ansible_collections.community.ngrok.plugins.module_utils._tunnel_session_ac
 def main():
     module = NgrokModule(
         argument_spec=dict(
-            id=tunnel_session_id_argument_spec(),
+            tunnel_session_target_argument_spec(),
             wait=dict(type="bool", default=False),
             wait_timeout=dict(type="int", default=120),
             wait_interval=dict(type="int", default=5),
         ),
+        mutually_exclusive=[("id", "metadata")],
+        required_one_of=[("id", "metadata")],
         supports_check_mode=True,
     )
     TunnelSessionAction(module, "restart").run()

@@ -13,7 +13,8 @@ version_added: "0.1.0"
 description:
   - Asks the ngrok agent that started a tunnel session to exit, through the ngrok API
     (C(POST /tunnel_sessions/{id}/stop)). The session disappears; the agent does not come back by itself.
-  - A normal run sends one request and reports RV(ignore:changed=true) when ngrok accepts it.
+  - A normal run sends one request (two with O(metadata), the lookup and the stop) and reports
+    RV(ignore:changed=true) when ngrok accepts it.
   - B(Windows agents), which ngrok cannot restart remotely, are restarted with this module. Run the agent as a
     service whose manager starts it again when it exits (for a Windows service, a recovery action
     C(Restart the Service)), stop its session, and the agent reconnects with a new session ID.
@@ -30,7 +31,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - In check mode the module sends one C(GET /tunnel_sessions/{id}) and never a stop. It predicts
+      - In check mode the module sends one C(GET /tunnel_sessions/{id}) (with O(metadata), the one
+        C(GET /tunnel_sessions) that finds the session) and never a stop. It predicts
         RV(ignore:changed=true) when the session exists and fails when it does not, as the stop would.
   diff_mode:
     support: none
@@ -39,11 +41,25 @@ options:
     description:
       - The ID of the tunnel session whose agent to stop, C(ts_) followed by 27 letters and digits.
       - Find the current one with M(community.ngrok.ngrok_tunnel_session_info).
+      - Exactly one of O(id) and O(metadata) is required.
     type: str
-    required: true
     aliases:
       - session_id
       - tunnel_session_id
+  metadata:
+    description:
+      - The metadata of the agent to stop, exactly (its C(agent.metadata) or C(--metadata), for example its host
+        name). Exactly one connected session must have it; the module then acts on that session.
+      - No matching session, or several, fail before anything is sent (but see O(skip_missing)).
+    type: str
+    version_added: "0.2.0"
+  skip_missing:
+    description:
+      - With O(metadata), when no connected agent has that metadata, succeed with RV(ignore:changed=false) and
+        RV(tunnel_session=null) instead of failing. Nothing is sent. Setting it with O(id) is an error.
+    type: bool
+    default: false
+    version_added: "0.2.0"
 seealso:
   - module: community.ngrok.ngrok_tunnel_session_info
   - module: community.ngrok.ngrok_tunnel_session_restart
@@ -62,24 +78,33 @@ EXAMPLES = r"""
     api_key: "{{ vault_ngrok_api_key }}"
   delegate_to: localhost
 
-- name: Restart a Windows agent that runs as a service (its service manager starts it again)
+- name: Restart this host's Windows agent, run as a service (its service manager starts it again)
   community.ngrok.ngrok_tunnel_session_stop:
-    id: "{{ ngrok_tunnel_session_id }}"
+    metadata: "{{ inventory_hostname }}"  # the agent's metadata (agent.metadata in ngrok.yml, or --metadata)
     api_key: "{{ vault_ngrok_api_key }}"
   delegate_to: localhost
 """
 
 RETURN = r"""
+msg:
+  description: Why nothing was done.
+  returned: when O(skip_missing=true) and no connected agent has O(metadata)
+  type: str
+  sample: "No connected agent has metadata 'web-01': skipped, the stop request was not sent (skip_missing)."
 tunnel_session_id:
-  description: The ID of the tunnel session that was stopped (or would be, in check mode).
-  returned: always, except when the module fails on its options (before any request)
+  description:
+    - The ID of the tunnel session that was stopped (or would be, in check mode); with O(metadata), the one
+      that has it.
+    - V(null) when O(skip_missing=true) and no connected agent has O(metadata).
+  returned: always, except when the module fails on its options (before any request) or on the lookup by O(metadata)
   type: str
   sample: ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v
 tunnel_session:
   description:
     - The tunnel session, as ngrok returns it, before the stop.
     - C(metadata) is absent when the agent has none.
-  returned: in check mode
+    - V(null) when O(skip_missing=true) and no connected agent has O(metadata).
+  returned: in check mode, and with O(metadata)
   type: dict
   contains:
     id:
@@ -169,16 +194,16 @@ api_error:
 
 from ansible_collections.community.ngrok.plugins.module_utils._module import (
     NgrokModule,
-    tunnel_session_id_argument_spec,
+    tunnel_session_target_argument_spec,
 )
 from ansible_collections.community.ngrok.plugins.module_utils._tunnel_session_actions import TunnelSessionAction
 
 
 def main():
     module = NgrokModule(
-        argument_spec=dict(
-            id=tunnel_session_id_argument_spec(),
-        ),
+        argument_spec=tunnel_session_target_argument_spec(),
+        mutually_exclusive=[("id", "metadata")],
+        required_one_of=[("id", "metadata")],
         supports_check_mode=True,
     )
     TunnelSessionAction(module, "stop").run()

@@ -19,7 +19,8 @@ description:
     session ID.
   - ngrok refuses the update when no update is available, when update checks are disabled, or while the agent is
     updating or waiting for its restart; the module then fails with ngrok's reason.
-  - A normal run sends one request and reports RV(ignore:changed=true) when ngrok accepts it.
+  - A normal run sends one request (two with O(metadata), the lookup and the update) and reports
+    RV(ignore:changed=true) when ngrok accepts it.
   - An update whose outcome is unknown (its answer was lost) is never sent again, and the module fails, as reading
     the session cannot tell. See the
     R(retries and faults guide,ansible_collections.community.ngrok.docsite.guide_retries_and_faults).
@@ -33,7 +34,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - In check mode the module sends one C(GET /tunnel_sessions/{id}) and never an update. It predicts
+      - In check mode the module sends one C(GET /tunnel_sessions/{id}) (with O(metadata), the one
+        C(GET /tunnel_sessions) that finds the session) and never an update. It predicts
         RV(ignore:changed=true) when the session exists, and fails when it does not exist or is an SSH session, as
         the update would. It cannot know whether an update is available.
   diff_mode:
@@ -43,11 +45,27 @@ options:
     description:
       - The ID of the tunnel session whose agent to update, C(ts_) followed by 27 letters and digits.
       - Find the current one with M(community.ngrok.ngrok_tunnel_session_info).
+      - Exactly one of O(id) and O(metadata) is required.
     type: str
-    required: true
     aliases:
       - session_id
       - tunnel_session_id
+  metadata:
+    description:
+      - The metadata of the agent to update, exactly (its C(agent.metadata) or C(--metadata), for example its host
+        name). Exactly one connected session must have it; the module then acts on that session.
+      - No matching session, or several, fail before anything is sent (but see O(skip_missing)).
+      - The session is then known before the update is sent, so an SSH session fails before
+        anything is sent, as in check mode.
+    type: str
+    version_added: "0.2.0"
+  skip_missing:
+    description:
+      - With O(metadata), when no connected agent has that metadata, succeed with RV(ignore:changed=false) and
+        RV(tunnel_session=null) instead of failing. Nothing is sent. Setting it with O(id) is an error.
+    type: bool
+    default: false
+    version_added: "0.2.0"
 seealso:
   - module: community.ngrok.ngrok_tunnel_session_info
   - module: community.ngrok.ngrok_tunnel_session_restart
@@ -63,9 +81,9 @@ EXAMPLES = r"""
     group/community.ngrok.all:
       api_key: "{{ vault_ngrok_api_key }}"
   block:
-    - name: Update the agent
+    - name: Update the agent (found by its metadata, here the host's inventory name)
       community.ngrok.ngrok_tunnel_session_update:
-        id: "{{ ngrok_tunnel_session_id }}"
+        metadata: "{{ inventory_hostname }}"
 
     - name: Give the agent time to update
       ansible.builtin.pause:
@@ -73,21 +91,36 @@ EXAMPLES = r"""
 
     - name: Restart it and wait for its new session
       community.ngrok.ngrok_tunnel_session_restart:
-        id: "{{ ngrok_tunnel_session_id }}"
+        metadata: "{{ inventory_hostname }}"
         wait: true
+
+- name: Update one agent by its session ID
+  community.ngrok.ngrok_tunnel_session_update:
+    id: "{{ ngrok_tunnel_session_id }}"
+    api_key: "{{ vault_ngrok_api_key }}"
+  delegate_to: localhost
 """
 
 RETURN = r"""
+msg:
+  description: Why nothing was done.
+  returned: when O(skip_missing=true) and no connected agent has O(metadata)
+  type: str
+  sample: "No connected agent has metadata 'web-01': skipped, the update request was not sent (skip_missing)."
 tunnel_session_id:
-  description: The ID of the tunnel session that was updated (or would be, in check mode).
-  returned: always, except when the module fails on its options (before any request)
+  description:
+    - The ID of the tunnel session that was updated (or would be, in check mode); with O(metadata), the one
+      that has it.
+    - V(null) when O(skip_missing=true) and no connected agent has O(metadata).
+  returned: always, except when the module fails on its options (before any request) or on the lookup by O(metadata)
   type: str
   sample: ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v
 tunnel_session:
   description:
     - The tunnel session, as ngrok returns it, before the update.
     - C(metadata) is absent when the agent has none.
-  returned: in check mode
+    - V(null) when O(skip_missing=true) and no connected agent has O(metadata).
+  returned: in check mode, and with O(metadata)
   type: dict
   contains:
     id:
@@ -164,16 +197,16 @@ api_error:
 
 from ansible_collections.community.ngrok.plugins.module_utils._module import (
     NgrokModule,
-    tunnel_session_id_argument_spec,
+    tunnel_session_target_argument_spec,
 )
 from ansible_collections.community.ngrok.plugins.module_utils._tunnel_session_actions import TunnelSessionAction
 
 
 def main():
     module = NgrokModule(
-        argument_spec=dict(
-            id=tunnel_session_id_argument_spec(),
-        ),
+        argument_spec=tunnel_session_target_argument_spec(),
+        mutually_exclusive=[("id", "metadata")],
+        required_one_of=[("id", "metadata")],
         supports_check_mode=True,
     )
     TunnelSessionAction(module, "update").run()

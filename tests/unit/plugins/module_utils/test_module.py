@@ -17,8 +17,10 @@ from ansible_collections.community.ngrok.plugins.module_utils._module import (
     check_api_key,
     check_api_url,
     check_ca_path,
+    check_metadata,
     check_number,
     check_tunnel_session_id,
+    shown,
 )
 from ansible_collections.community.ngrok.plugins.modules import ngrok_tunnel_session_info
 from ansible_collections.community.ngrok.plugins.modules import ngrok_tunnel_session_restart
@@ -248,6 +250,42 @@ def test_check_tunnel_session_id_names_the_option_and_shortens():
     text = str(info.value)
     assert text.startswith("tunnel_session_id '%s...' is not a tunnel session ID" % ("x" * 64))
     assert "x" * 65 not in text
+
+
+# -- agent metadata -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["web-01", " ", 'we"b\\01', "héllo ☃", "x" * 4096, "\u2028 is not C0 or C1"])
+def test_check_metadata_accepts(value):
+    assert check_metadata(value) == value
+
+
+@pytest.mark.parametrize("value, message", [
+    (None, "metadata must not be empty (an empty variable?)"),
+    ("", "metadata must not be empty (an empty variable?)"),
+    ("web-01\n", "metadata 'web-01\\n' contains a line break, a tab or another control character"),
+    ("web\t01", "metadata 'web\\t01' contains a line break"),
+    ("web\x00", "metadata 'web\\x00' contains a line break"),
+    ("web\x7f", "metadata 'web\\x7f' contains a line break"),
+    ("web\x85", "metadata 'web\\x85' contains a line break"),
+    ("\x1b[31mweb", "metadata '\\x1b[31mweb' contains a line break"),
+    ("x" * 4097, "metadata '%s...' has 4097 characters: ngrok keeps at most 4096" % ("x" * 64)),
+])
+def test_check_metadata_refuses(value, message):
+    with pytest.raises(ValueError) as info:
+        check_metadata(value)
+    assert str(info.value).startswith(message)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("web-01", "'web-01'"),
+    ("it's", '"it\'s"'),
+    ("a\nb\x1b[0m", "'a\\nb\\x1b[0m'"),
+    ("\u202eevil", "'\\u202eevil'"),  # a right-to-left override is escaped, not shown
+    ("x" * 65, "'%s...'" % ("x" * 64)),
+    (None, "'None'"),
+])
+def test_shown_quotes_escapes_and_shortens(value, expected):
+    assert shown(value) == expected
 
 
 # -- numbers ------------------------------------------------------------------------------------------

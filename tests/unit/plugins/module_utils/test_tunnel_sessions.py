@@ -17,6 +17,7 @@ from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions i
     explain,
     get_session,
     list_sessions,
+    metadata_filter,
     same_agent_filter,
 )
 from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import (
@@ -93,6 +94,18 @@ def test_cel_string_round_trips_and_cannot_break_out(value):
 ])
 def test_and_filters(parts, expected):
     assert and_filters(*parts) == expected
+
+
+@pytest.mark.parametrize("metadata, expected", [
+    ("web-01", 'obj.metadata == "web-01"'),
+    ('we"b\\01', 'obj.metadata == "we\\"b\\\\01"'),
+    ('x" || true || "', 'obj.metadata == "x\\" || true || \\""'),
+    ("", 'obj.metadata == ""'),
+])
+def test_metadata_filter(metadata, expected):
+    cel = metadata_filter(metadata)
+    assert cel == expected
+    assert decode_cel_string(cel[len("obj.metadata == "):]) == metadata
 
 
 def test_same_agent_filter():

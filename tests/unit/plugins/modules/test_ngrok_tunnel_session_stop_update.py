@@ -75,7 +75,7 @@ def test_accepts_200_with_a_body(rsps, action):
     assert len(rsps.calls) == 1
 
 
-@pytest.mark.parametrize("option", ["wait", "wait_timeout", "wait_interval", "metadata", "filter"])
+@pytest.mark.parametrize("option", ["wait", "wait_timeout", "wait_interval", "filter"])
 def test_has_no_such_option(rsps, action, option):
     rsps.post(action_url(action), status=204)
     result = run_module_fail(ACTIONS[action].main, {"id": OLD_ID, option: 5})
@@ -84,9 +84,9 @@ def test_has_no_such_option(rsps, action, option):
     assert len(rsps.calls) == 0
 
 
-def test_requires_an_id(rsps, action):
+def test_requires_an_id_or_metadata(rsps, action):
     result = run_module_fail(ACTIONS[action].main, {})
-    assert "missing required arguments: id" in result["msg"]
+    assert "one of the following is required: id, metadata" in result["msg"]
     assert len(rsps.calls) == 0
 
 
