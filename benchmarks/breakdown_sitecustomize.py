@@ -10,7 +10,8 @@ PYTHONPATH for the instrumented runs only, with NGROK_BENCH_BREAKDOWN naming a
 file. Python imports it in every process; it does nothing until the
 ansible-playbook process forks a worker. In the worker it times:
 
-* the whole worker (``WorkerProcess._run``);
+* the task in the worker (``TaskExecutor.run``: templating, the payload, the module process), written
+  before the worker sends the result back (after that, ansible-playbook may end the worker first);
 * building the module payload (``ActionBase._configure_module``: locating and
   parsing the module_utils, zipping them);
 * the module process: the longest ``ActionBase._low_level_execute_command``
@@ -34,7 +35,7 @@ def _instrument_worker():
     import time
 
     try:
-        from ansible.executor.process.worker import WorkerProcess
+        from ansible.executor.task_executor import TaskExecutor
         from ansible.plugins.action import ActionBase
     except ImportError:
         return
@@ -65,9 +66,11 @@ def _instrument_worker():
 
     timed(ActionBase, "_configure_module", "payload_ms", lambda total, ms: total + ms)
     timed(ActionBase, "_low_level_execute_command", "module_process_ms", max)
-    original_run = WorkerProcess._run
+    original_run = TaskExecutor.run
 
     def run(self):
+        # The record is written before the worker sends the task's result: once the result is sent,
+        # ansible-playbook may finish and end its workers before they write anything.
         begin = time.perf_counter()
         try:
             return original_run(self)
@@ -76,7 +79,7 @@ def _instrument_worker():
             with open(_OUT, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record) + "\n")
 
-    WorkerProcess._run = run
+    TaskExecutor.run = run
     gc.callbacks.append(on_gc)
 
 
