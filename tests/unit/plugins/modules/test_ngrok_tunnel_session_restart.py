@@ -204,7 +204,7 @@ STILL_CONNECTED = ["still connected after 1 seconds", "still connected after 3 s
 @pytest.mark.parametrize("main, action", ACTION_MODULES[:2])
 @pytest.mark.parametrize("lost, described", LOST_ANSWERS)
 def test_lost_answer_session_still_connected_is_sent_again(rsps, fake_time, client_recorder, warnings, main, action,
-                                                          lost, described):
+                                                           lost, described):
     post_path = "/tunnel_sessions/%s/%s" % (OLD_ID, action)
     rsps.post(SESSION_URL + "/" + action, **lost)
     rsps.post(SESSION_URL + "/" + action, status=204)
@@ -460,7 +460,7 @@ def test_lost_answer_sent_again_then_wait_follows_the_agent(rsps, fake_time, war
 @pytest.mark.parametrize("lost, described", LOST_ANSWERS)
 @pytest.mark.parametrize("retries", [0, 5])
 def test_update_lost_answer_is_not_resolved_by_reading_nor_sent_again(rsps, fake_time, client_recorder, lost,
-                                                                     described, retries):
+                                                                      described, retries):
     rsps.post(SESSION_URL + "/update", **lost)
     rsps.post(SESSION_URL + "/update", status=204)
     rsps.get(SESSION_URL, json=make_session())
