@@ -46,7 +46,8 @@ options:
     description:
       - How many times, between V(0) and V(20), a request is sent again after a failure where that is safe. Rate
         limiting does not count here, see O(rate_limit_timeout).
-      - A restart, stop or update whose outcome is unknown is never sent again. What is retried, and when, is in
+      - A restart or stop whose outcome is unknown is sent again, within O(retries), only once reading the session
+        shows that it did not happen; an update, never. What is retried, and when, is in
         the R(retries and faults guide,ansible_collections.community.ngrok.docsite.guide_retries_and_faults).
     type: int
     default: 5

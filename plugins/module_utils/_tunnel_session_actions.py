@@ -5,8 +5,8 @@
 
 """Restart, stop or update one tunnel session: the body of those three modules,
 with the lookup of the session by its agent's metadata, check mode, the
-resolution of a lost answer, and following the agent across a restart
-(``wait``).
+resolution of a lost answer (and the safe re-send of a restart or stop that
+did not happen), and following the agent across a restart (``wait``).
 
 INTERNAL: private to the collection; may change without notice.
 """
@@ -18,7 +18,12 @@ from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn
 
-from ansible_collections.community.ngrok.plugins.module_utils._client import NgrokError, format_seconds
+from ansible_collections.community.ngrok.plugins.module_utils._client import (
+    OUTCOME_UNKNOWN,
+    NgrokError,
+    NgrokResponse,
+    format_seconds,
+)
 from ansible_collections.community.ngrok.plugins.module_utils._module import (
     NgrokModule,
     check_metadata,
@@ -36,6 +41,7 @@ from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions i
     metadata_filter,
     same_agent_filter,
     session_path,
+    started_at_key,
 )
 
 #: Bounds of wait_timeout and wait_interval (seconds).
@@ -50,6 +56,15 @@ FIRST_POLL_DELAY = 1.0
 #: After a restart or stop whose answer was lost, the session is read after
 #: each of these delays (seconds) until it is gone: 3 reads over 7 seconds.
 RESOLVE_DELAYS = (1.0, 2.0, 4.0)
+
+#: The actions whose lost answer can be resolved by reading the session (it
+#: disappears when they take effect), and so re-sent when they did not happen.
+RESOLVABLE_ACTIONS = ("restart", "stop")
+
+#: What the reads after a lost answer found.
+GONE = "gone"
+CONNECTED = "connected"
+UNREADABLE = "unreadable"
 
 #: The most session IDs a failure lists when several agents have the metadata.
 MAX_IDS_SHOWN = 10
@@ -82,7 +97,6 @@ class TunnelSessionAction:
                              " seconds")
         except ValueError as exc:
             self.module.fail(str(exc))
-        client = self.module.client
         result = self.result
 
         session: dict[str, Any] = {}
@@ -98,15 +112,7 @@ class TunnelSessionAction:
             result["changed"] = True
             self.module.exit(**result)
 
-        response = None
-        try:
-            response = client.post(session_path(self.session_id, self.action))
-        except NgrokError as exc:
-            if not (exc.unknown_outcome and self.resolve_unknown_outcome(exc)):
-                msg = explain(self.action, self.session_id, exc)
-                if result.get("unknown_outcome_checks"):
-                    msg += " Read again since: %s." % "; ".join(result["unknown_outcome_checks"])
-                self.module.fail(msg, exc, **result)
+        response = self.send_action()
         result["changed"] = True
         if params.get("wait"):
             since = (server_time(response.headers) if response is not None else None) or session.get("started_at") or ""
@@ -165,37 +171,101 @@ class TunnelSessionAction:
                              "restarted or updated remotely." % (self.action, self.session_id),
                              tunnel_session=session, **self.result)
 
-    def resolve_unknown_outcome(self, error: NgrokError) -> bool:
-        """After a POST whose answer was lost: did it take effect?
+    def send_action(self) -> NgrokResponse | None:
+        """POST the action: ngrok's answer, or None when a lost answer was resolved by reading (the session is gone).
 
-        Never sends the POST again. A restart or a stop that took effect makes
-        the session ID disappear, so the session is read (GET, safe to retry) a
-        few times over RESOLVE_DELAYS. Gone: the action happened (True, with a
-        warning). Still there: the outcome stays unknown (False), and the
-        failure message says so. An update leaves the session in place, so its
-        outcome cannot be told this way.
+        A restart or a stop whose answer was lost is resolved by reading the
+        session (resolve_unknown_outcome). Still connected after the reads: it
+        did not happen, so it is sent again, at most ``retries`` times, and a
+        lost answer to that is resolved the same way. A read that fails, no
+        retries left, or any other failure: the module fails. An update is
+        never sent again (reading cannot tell whether it happened).
         """
-        if self.action not in ("restart", "stop"):
-            return False
-        checks: list[str] = []
-        for delay in RESOLVE_DELAYS:
-            time.sleep(delay)
-            waited = format_seconds(sum(RESOLVE_DELAYS[:len(checks) + 1]))
+        path = session_path(self.session_id, self.action)
+        resendable = self.action in RESOLVABLE_ACTIONS
+        resends_left = self.params["retries"] if resendable else 0
+        lost: list[NgrokError] = []  # the lost answers, in order
+        checks: list[str] = []  # what the reads found, and each re-send's answer, in order
+        while True:
+            if resendable:
+                self.result["posts_sent"] = len(lost) + 1
+            try:
+                response = self.module.client.post(path)
+            except NgrokError as exc:
+                error = exc
+            else:
+                if lost:
+                    self.module.warn(
+                        "The answer to the %s request for tunnel session %s was lost (%s), and the session was still "
+                        "connected %s seconds later, so the %s had not happened: the request was sent again, %d times "
+                        "in all, and ngrok accepted the last one." % (
+                            self.action, self.session_id, lost[0].describe(), format_seconds(sum(RESOLVE_DELAYS)),
+                            self.action, len(lost) + 1))
+                return response
+            if lost:
+                checks.append("sent again (request %d): %s" % (len(lost) + 1, error.describe()))
+            if not error.unknown_outcome:
+                if lost:
+                    self.fail_after_resend(error, len(lost) + 1, checks)
+                self.module.fail(explain(self.action, self.session_id, error), error, **self.result)
+            lost.append(error)
+            found = self.resolve_unknown_outcome(error, len(lost), checks) if resendable else UNREADABLE
+            if found == GONE:
+                return None
+            if found == UNREADABLE or resends_left == 0:
+                self.fail_unknown(error, len(lost), checks, retries_used_up=found == CONNECTED)
+            resends_left -= 1
+
+    def resolve_unknown_outcome(self, error: NgrokError, posts: int, checks: list) -> str:
+        """After a restart or stop whose answer was lost: did it take effect? GONE, CONNECTED or UNREADABLE.
+
+        Never sends the POST. A restart or a stop that took effect makes the
+        session ID disappear, so the session is read (GET, safe to retry) after
+        each of RESOLVE_DELAYS. Gone: the action happened (GONE, with a
+        warning). Still there after the last read: it did not (CONNECTED). A
+        read that fails leaves the outcome unknown (UNREADABLE). What each read
+        found goes to ``checks``. ``posts`` is how many times it was sent.
+        """
+        for number in range(1, len(RESOLVE_DELAYS) + 1):
+            time.sleep(RESOLVE_DELAYS[number - 1])
+            waited = format_seconds(sum(RESOLVE_DELAYS[:number]))
             try:
                 present = get_session(self.module.client, self.session_id) is not None
             except NgrokError as exc:
                 checks.append("reading it failed (%s)" % exc.describe())
-                break
+                return UNREADABLE
             if not present:
+                sent = ("The request was not sent again" if posts == 1 else
+                        "It had been sent %d times (each earlier answer was lost too, and the session was still "
+                        "connected afterwards); it was not sent again" % posts)
                 self.module.warn(
-                    "The answer to the %s request for tunnel session %s was lost (%s). The request was not sent "
-                    "again; the session was gone %s seconds later, so the %s took effect." % (
-                        self.action, self.session_id, error.describe(), waited, self.action))
+                    "The answer to the %s request for tunnel session %s was lost (%s). %s; the session was gone %s "
+                    "seconds later, so the %s took effect." % (
+                        self.action, self.session_id, error.describe(), sent, waited, self.action))
                 self.result["outcome_resolved"] = True
-                return True
+                return GONE
             checks.append("still connected after %s seconds" % waited)
+        return CONNECTED
+
+    def fail_unknown(self, error: NgrokError, posts: int, checks: list, retries_used_up: bool) -> NoReturn:
+        """Fail with the outcome unknown: the last answer was lost, and reading did not or could not resolve it."""
+        msg = explain(self.action, self.session_id, error, sent=posts)
+        if retries_used_up:
+            msg += " The session was still connected, but no retries were left (retries=%d)." % self.params["retries"]
+        if checks:
+            self.result["unknown_outcome_checks"] = checks
+            msg += " Read again since: %s." % "; ".join(checks)
+        self.module.fail(msg, error, **self.result)
+
+    def fail_after_resend(self, error: NgrokError, posts: int, checks: list) -> NoReturn:
+        """Fail on a re-send that ngrok refused: an earlier request's answer was lost, so the outcome stays unknown."""
+        msg = ("%s That was request %d, sent again because the answer to the earlier one was lost while the session "
+               "stayed connected; the earlier one may still take effect, so the outcome is unknown. Read again since: "
+               "%s." % (explain(self.action, self.session_id, error), posts, "; ".join(checks)))
+        # api_error describes this re-send, but the outcome is the action's: that of the earlier, lost requests.
+        error.outcome = OUTCOME_UNKNOWN
         self.result["unknown_outcome_checks"] = checks
-        return False
+        self.module.fail(msg, error, **self.result)
 
     def wait_for_reconnect(self, old: dict, since: str) -> dict:
         """The new session of the restarted agent, polled for until ``wait_timeout``."""
@@ -207,12 +277,14 @@ class TunnelSessionAction:
         while True:
             time.sleep(max(0.0, min(delay, deadline - time.monotonic())))
             try:
-                found = list_sessions(self.module.client, cel, max_items=2)
+                found = list_sessions(self.module.client, cel, max_items=PAGE_SIZE)
             except NgrokError as exc:
                 self.module.fail("The restart of tunnel session %s WAS sent and took effect, but looking for the "
                                  "reconnected agent failed: %s" % (self.session_id, exc.describe()),
                                  exc, **self.result)
             if found:
+                # The newest by started_at, whatever order the list came in (stable: ties keep ngrok's order).
+                found = sorted(found, key=started_at_key, reverse=True)
                 if len(found) > 1:
                     self.module.warn("More than one session matches the restarted agent of %s; returning the newest "
                                      "(%s)" % (self.session_id, found[0].get("id")))

@@ -11,6 +11,7 @@ INTERNAL: private to the collection; may change without notice.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from ansible_collections.community.ngrok.plugins.module_utils._client import NgrokClient, NgrokError, format_seconds
@@ -129,11 +130,29 @@ def same_agent_filter(old: dict, since: str) -> str:
     return " && ".join(parts)
 
 
-def explain(action: str, session_id: str | None, error: NgrokError) -> str:
+def started_at_key(session) -> float:
+    """A session's ``started_at`` as a POSIX timestamp, to sort by; minus infinity when absent or not RFC 3339."""
+    value = session.get("started_at") if isinstance(session, dict) else None
+    if not isinstance(value, str):
+        return float("-inf")
+    text = value.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"  # fromisoformat takes "Z" only from Python 3.11 on
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return float("-inf")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def explain(action: str, session_id: str | None, error: NgrokError, sent: int = 1) -> str:
     """A sentence for the operator: what failed, ngrok's words, and what to do.
 
     ``action`` is restart, stop, update, get or list; ``session_id`` the session
-    concerned (None for a list).
+    concerned (None for a list); ``sent`` how many times a POST whose outcome
+    is unknown was sent (re-sent while the session stayed connected).
     """
     spec = ACTIONS.get(action, {})
     target = "tunnel session %s" % session_id if session_id else "tunnel sessions"
@@ -146,8 +165,11 @@ def explain(action: str, session_id: str | None, error: NgrokError) -> str:
             check = ("check with community.ngrok.ngrok_tunnel_session_info before sending it again (after a %s the old "
                      "session ID is gone)" % action)
         done = spec.get("done", action)
-        return ("The %s request for tunnel session %s may or may not have reached ngrok: %s. It was not sent again, "
-                "so the agent may or may not have %s; %s." % (action, session_id, error.describe(), done, check))
+        again = ("It was not sent again" if sent <= 1 else
+                 "It was sent %d times in all (sent again only after a lost answer while the session stayed "
+                 "connected), and not again" % sent)
+        return ("The %s request for tunnel session %s may or may not have reached ngrok: %s. %s, so the agent may or "
+                "may not have %s; %s." % (action, session_id, error.describe(), again, done, check))
     text = "Could not %s %s: %s." % (action, target, error.describe())
     hint = _hint(action, error)
     if hint is None:

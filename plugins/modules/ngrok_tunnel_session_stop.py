@@ -18,9 +18,10 @@ description:
   - B(Windows agents), which ngrok cannot restart remotely, are restarted with this module. Run the agent as a
     service whose manager starts it again when it exits (for a Windows service, a recovery action
     C(Restart the Service)), stop its session, and the agent reconnects with a new session ID.
-  - A stop whose outcome is unknown (its answer was lost) is never sent again; the module reads the session to
-    find out whether it took effect. See the
-    R(retries and faults guide,ansible_collections.community.ngrok.docsite.guide_retries_and_faults).
+  - A stop whose outcome is unknown (its answer was lost) is never sent again blindly; the module reads the
+    session to find out whether it took effect, and sends it again (at most O(retries) times) only when the
+    session is still connected after the reads. See the
+    R(retries and faults guide,ansible_collections.community.ngrok.docsite.guide_retries_and_faults.resend).
 author:
   - community.ngrok developers (@ansible-collections)
 extends_documentation_fragment:
@@ -155,11 +156,25 @@ outcome_resolved:
   type: bool
   sample: true
 unknown_outcome_checks:
-  description: What the reads after a lost answer found, when they could not show that the stop took effect.
+  description:
+    - What the reads after a lost answer found, and what each re-send got, in order, when they could not show
+      that the stop took effect.
   returned: failure, when the outcome is unknown
   type: list
   elements: str
-  sample: ["still connected after 1 seconds", "still connected after 3 seconds", "still connected after 7 seconds"]
+  sample: ["still connected after 1 seconds", "still connected after 3 seconds", "still connected after 7 seconds",
+           "sent again (request 2): HTTP 500: Internal Server Error (operation ID op_32ELGiMyruN4J6Yn0fduKjIT6ug)",
+           "still connected after 1 seconds", "still connected after 3 seconds", "still connected after 7 seconds"]
+posts_sent:
+  description:
+    - How many times the module sent the stop request (C(POST)), that is V(1) plus one for each re-send after a lost answer
+      while the session was still connected (at most O(retries) re-sends).
+    - The client's own repeats of a request that ngrok certainly did not act on (rate limiting, C(ERR_NGROK_225), a
+      connection that could not be opened) are not counted here, see RV(api_error.attempts).
+  returned: when the stop request was sent (not in check mode, nor when the module fails before sending it)
+  type: int
+  sample: 1
+  version_added: "0.2.0"
 api_error:
   description: What ngrok (or the network) answered, when the module failed on an API request.
   returned: failure

@@ -20,7 +20,7 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 CASES = os.path.join(ROOT, "tests", "integration", "targets", "fault_matrix", "vars", "cases.yml")
 DOC = os.path.join(ROOT, "docs", "fault_matrix.md")
 
-OUTCOMES = {"retried_to_success", "success", "resolved_success", "failure", "failure_unknown"}
+OUTCOMES = {"retried_to_success", "success", "resolved_success", "resent_success", "failure", "failure_unknown"}
 REQUEST_RE = re.compile(r"(\d+) (GET|POST)")
 
 

@@ -19,6 +19,7 @@ from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions i
     list_sessions,
     metadata_filter,
     same_agent_filter,
+    started_at_key,
 )
 from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import (
     CREDENTIAL_ID,
@@ -301,6 +302,38 @@ def test_explain_unknown_outcome(action, done, check, error, described):
     text = explain(action, "ts_abc", error)
     assert text == ("The %s request for tunnel session ts_abc may or may not have reached ngrok: %s. It was not sent "
                     "again, so the agent may or may not have %s; %s." % (action, described, done, check))
+
+
+def test_explain_unknown_outcome_after_re_sends():
+    text = explain("stop", "ts_abc", err(500, None, "Internal", outcome="unknown"), sent=3)
+    assert text == ("The stop request for tunnel session ts_abc may or may not have reached ngrok: HTTP 500: Internal "
+                    "(operation ID op_1). It was sent 3 times in all (sent again only after a lost answer while the "
+                    "session stayed connected), and not again, so the agent may or may not have stopped; check with "
+                    "community.ngrok.ngrok_tunnel_session_info before sending it again (after a stop the old session "
+                    "ID is gone).")
+
+
+@pytest.mark.parametrize("session, expected", [
+    ({"started_at": "2025-09-04T10:15:02Z"}, 1756980902.0),
+    ({"started_at": "2025-09-04T12:15:02+02:00"}, 1756980902.0),
+    ({"started_at": "2025-09-04T10:15:02.500000Z"}, 1756980902.5),
+    ({"started_at": "2025-09-04T10:15:02"}, 1756980902.0),  # no offset: UTC, as ngrok always means
+    ({"started_at": "yesterday"}, float("-inf")),
+    ({"started_at": ""}, float("-inf")),
+    ({"started_at": None}, float("-inf")),
+    ({"started_at": 1756980902}, float("-inf")),
+    ({}, float("-inf")),
+    ("not a session", float("-inf")),
+])
+def test_started_at_key(session, expected):
+    assert started_at_key(session) == expected
+
+
+def test_started_at_key_sorts_newest_first_whatever_the_text():
+    # "+02:00" sorts before "Z" as text, but 11:00+02:00 is older than 10:00Z
+    sessions = [{"id": "a", "started_at": "2025-09-04T11:00:00+02:00"}, {"id": "b", "started_at": "2025-09-04T10:00:00Z"},
+                {"id": "c"}]
+    assert [s["id"] for s in sorted(sessions, key=started_at_key, reverse=True)] == ["b", "a", "c"]
 
 
 @pytest.mark.parametrize("error", [err(400, "ERR_NGROK_999", "Weird"), err(409, None, "Conflict")])

@@ -80,7 +80,10 @@ def connect_timeout():
 def test_action_sends_one_post(rsps, main, action, id_option):
     rsps.post(SESSION_URL + "/" + action, status=204)
     result = run_module_ok(main, {id_option: OLD_ID})
-    assert result == {"changed": True, "tunnel_session_id": OLD_ID}
+    expected = {"changed": True, "tunnel_session_id": OLD_ID}
+    if action != "update":  # restart and stop say how many times they sent their request
+        expected["posts_sent"] = 1
+    assert result == expected
     assert methods(rsps) == [("POST", "/tunnel_sessions/%s/%s" % (OLD_ID, action))]
     request = rsps.calls[0].request
     assert body_of(rsps.calls[0]) == {}
@@ -164,52 +167,206 @@ def test_a_request_never_sent_is_sent_again(rsps, client_recorder, main, action)
     assert client_recorder.sleeps == [1.0]
 
 
-# -- a lost answer is resolved by reading the session, never by re-POSTing ---------------------------------
-
-LOST_ANSWERS = [
-    pytest.param(dict(status=502, json=ngrok_error(502, "Bad Gateway")), id="502"),
-    pytest.param(dict(status=400, json=ngrok_error(400, "networking error", "ERR_NGROK_810")), id="ERR_NGROK_810"),
-    pytest.param(dict(body=read_timeout()), id="read-timeout"),
-]
-
-
-@pytest.mark.parametrize("main, action", ACTION_MODULES[:2])
-@pytest.mark.parametrize("lost", LOST_ANSWERS)
-def test_lost_answer_session_still_there_is_unknown(rsps, fake_time, main, action, lost):
-    rsps.post(SESSION_URL + "/" + action, **lost)
-    rsps.get(SESSION_URL, json=make_session())
-    result = run_module_fail(main, {"id": OLD_ID})
-    assert methods(rsps) == [("POST", "/tunnel_sessions/%s/%s" % (OLD_ID, action))] + [("GET", "/tunnel_sessions/" + OLD_ID)] * 3
-    assert fake_time.sleeps == [1.0, 2.0, 4.0]
-    assert result["unknown_outcome_checks"] == ["still connected after 1 seconds", "still connected after 3 seconds",
-                                                "still connected after 7 seconds"]
-    assert result["msg"].startswith("The %s request for tunnel session %s may or may not have reached ngrok: " % (action, OLD_ID))
-    assert result["msg"].endswith(" Read again since: still connected after 1 seconds; still connected after 3 seconds; "
-                                  "still connected after 7 seconds.")
-    assert result["api_error"]["outcome"] == "unknown"
-    assert result["api_error"]["attempts"] == 1
-    assert result["changed"] is False
-    assert "outcome_resolved" not in result
-
-
-@pytest.mark.parametrize("main, action", ACTION_MODULES[:2])
-def test_lost_answer_and_reading_fails(rsps, fake_time, main, action):
-    rsps.post(SESSION_URL + "/" + action, status=504, json=ngrok_error(504, "Gateway Timeout"))
-    rsps.get(SESSION_URL, status=401, json=ngrok_error(401, "bad key", "ERR_NGROK_203", "op_get"))
-    result = run_module_fail(main, {"id": OLD_ID})
-    assert len(rsps.calls) == 2
-    assert fake_time.sleeps == [1.0]
-    assert result["unknown_outcome_checks"] == ["reading it failed (HTTP 401 ERR_NGROK_203: bad key (operation ID op_get))"]
-    assert result["api_error"]["status_code"] == 504
-    assert result["api_error"]["outcome"] == "unknown"
-
-
 @pytest.fixture
 def warnings(monkeypatch):
     """Warnings given through AnsibleModule.warn()."""
     seen = []
     monkeypatch.setattr(AnsibleModule, "warn", lambda self, msg: seen.append(msg))
     return seen
+
+
+def connection_dropped():
+    """The request went out and the connection closed before any answer: it may have been acted upon."""
+    return requests.exceptions.ConnectionError(
+        "('Connection aborted.', RemoteDisconnected('Remote end closed connection without response'))")
+
+
+def posts(rsps):
+    return [call for call in rsps.calls if call.request.method == "POST"]
+
+
+# -- a lost answer is resolved by reading the session; still connected: sent again, within retries -----------------
+
+LOST_ANSWERS = [
+    pytest.param(dict(status=503, json=ngrok_error(503, "Service Unavailable")), "HTTP 503: Service Unavailable", id="503"),
+    pytest.param(dict(status=500, json=ngrok_error(500, "Internal Server Error")), "HTTP 500: Internal Server Error",
+                 id="500"),
+    pytest.param(dict(status=502, json=ngrok_error(502, "Bad Gateway")), "HTTP 502: Bad Gateway", id="502"),
+    pytest.param(dict(status=400, json=ngrok_error(400, "networking error", "ERR_NGROK_810")),
+                 "HTTP 400 ERR_NGROK_810: networking error", id="ERR_NGROK_810"),
+    pytest.param(dict(body=read_timeout()), "no response within 30 seconds (timeout)", id="read-timeout"),
+    pytest.param(dict(body=connection_dropped()), "the connection was dropped", id="dropped"),
+]
+STILL_CONNECTED = ["still connected after 1 seconds", "still connected after 3 seconds",
+                   "still connected after 7 seconds"]
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES[:2])
+@pytest.mark.parametrize("lost, described", LOST_ANSWERS)
+def test_lost_answer_session_still_connected_is_sent_again(rsps, fake_time, client_recorder, warnings, main, action,
+                                                           lost, described):
+    post_path = "/tunnel_sessions/%s/%s" % (OLD_ID, action)
+    rsps.post(SESSION_URL + "/" + action, **lost)
+    rsps.post(SESSION_URL + "/" + action, status=204)
+    rsps.get(SESSION_URL, json=make_session())
+    result = run_module_ok(main, {"id": OLD_ID})
+    # exactly two POSTs, with the three reads (1, 3 and 7 seconds after the first) between them
+    assert methods(rsps) == [("POST", post_path)] + [("GET", "/tunnel_sessions/" + OLD_ID)] * 3 + [("POST", post_path)]
+    assert fake_time.sleeps == [1.0, 2.0, 4.0]
+    assert client_recorder.sleeps == []  # the re-send is not a client retry: no backoff on top of the reads
+    assert result == {"changed": True, "tunnel_session_id": OLD_ID, "posts_sent": 2}
+    assert len(warnings) == 1
+    assert warnings[0].startswith("The answer to the %s request for tunnel session %s was lost (" % (action, OLD_ID))
+    assert described in warnings[0]
+    assert warnings[0].endswith(", and the session was still connected 7 seconds later, so the %s had not happened: "
+                                "the request was sent again, 2 times in all, and ngrok accepted the last one." % action)
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES[:2])
+@pytest.mark.parametrize("lost, described", LOST_ANSWERS[:1] + LOST_ANSWERS[-2:])
+def test_lost_answer_with_retries_0_is_never_sent_again(rsps, fake_time, main, action, lost, described):
+    rsps.post(SESSION_URL + "/" + action, **lost)
+    rsps.post(SESSION_URL + "/" + action, status=204)
+    rsps.get(SESSION_URL, json=make_session())
+    result = run_module_fail(main, {"id": OLD_ID, "retries": 0})
+    assert methods(rsps) == [("POST", "/tunnel_sessions/%s/%s" % (OLD_ID, action))] + [("GET", "/tunnel_sessions/" + OLD_ID)] * 3
+    assert fake_time.sleeps == [1.0, 2.0, 4.0]
+    assert result["unknown_outcome_checks"] == STILL_CONNECTED
+    assert result["msg"].startswith("The %s request for tunnel session %s may or may not have reached ngrok: " % (action, OLD_ID))
+    assert described in result["msg"]
+    assert " It was not sent again, so the agent may or may not have " in result["msg"]
+    assert result["msg"].endswith(" The session was still connected, but no retries were left (retries=0). Read again "
+                                  "since: still connected after 1 seconds; still connected after 3 seconds; still "
+                                  "connected after 7 seconds.")
+    assert result["api_error"]["outcome"] == "unknown"
+    assert result["api_error"]["attempts"] == 1
+    assert result["changed"] is False
+    assert result["posts_sent"] == 1
+    assert "outcome_resolved" not in result
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES[:2])
+@pytest.mark.parametrize("retries", [1, 2, 5])
+def test_persistent_lost_answer_fails_after_1_plus_retries_posts(rsps, fake_time, main, action, retries):
+    rsps.post(SESSION_URL + "/" + action, status=500, json=ngrok_error(500, "Internal Server Error", operation_id="op_x"))
+    rsps.get(SESSION_URL, json=make_session())
+    result = run_module_fail(main, {"id": OLD_ID, "retries": retries})
+    post = ("POST", "/tunnel_sessions/%s/%s" % (OLD_ID, action))
+    assert methods(rsps) == ([post] + [("GET", "/tunnel_sessions/" + OLD_ID)] * 3) * (1 + retries)
+    assert fake_time.sleeps == [1.0, 2.0, 4.0] * (1 + retries)
+    sent_again = ["sent again (request %d): HTTP 500: Internal Server Error (operation ID op_x)" % n
+                  for n in range(2, 2 + retries)]
+    checks = STILL_CONNECTED + [item for resend in sent_again for item in [resend] + STILL_CONNECTED]
+    assert result["unknown_outcome_checks"] == checks
+    assert result["msg"] == (
+        "The %s request for tunnel session %s may or may not have reached ngrok: HTTP 500: Internal Server Error "
+        "(operation ID op_x). It was sent %d times in all (sent again only after a lost answer while the session "
+        "stayed connected), and not again, so the agent may or may not have %s; check with "
+        "community.ngrok.ngrok_tunnel_session_info before sending it again (after a %s the old session ID is gone). "
+        "The session was still connected, but no retries were left (retries=%d). Read again since: %s."
+        % (action, OLD_ID, 1 + retries, "restarted" if action == "restart" else "stopped", action, retries,
+           "; ".join(checks)))
+    assert result["posts_sent"] == 1 + retries
+    assert result["api_error"] == {"status_code": 500, "error_code": None, "msg": "Internal Server Error",
+                                   "operation_id": "op_x", "outcome": "unknown", "attempts": 1}
+    assert result["changed"] is False
+
+
+def test_the_default_retries_allow_5_re_sends(rsps, fake_time):
+    rsps.post(RESTART_URL, status=502, json=ngrok_error(502, "Bad Gateway"))
+    rsps.get(SESSION_URL, json=make_session())
+    result = run_module_fail(MAIN, {"id": OLD_ID})
+    assert len(posts(rsps)) == 6
+    assert result["posts_sent"] == 6
+    assert "(retries=5)" in result["msg"]
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES[:2])
+def test_lost_answer_and_reading_fails(rsps, fake_time, main, action):
+    rsps.post(SESSION_URL + "/" + action, status=504, json=ngrok_error(504, "Gateway Timeout"))
+    rsps.post(SESSION_URL + "/" + action, status=204)
+    rsps.get(SESSION_URL, status=401, json=ngrok_error(401, "bad key", "ERR_NGROK_203", "op_get"))
+    result = run_module_fail(main, {"id": OLD_ID})
+    assert len(rsps.calls) == 2
+    assert len(posts(rsps)) == 1  # a read that fails is never a reason to send the POST again
+    assert fake_time.sleeps == [1.0]
+    assert result["unknown_outcome_checks"] == ["reading it failed (HTTP 401 ERR_NGROK_203: bad key (operation ID op_get))"]
+    assert result["api_error"]["status_code"] == 504
+    assert result["api_error"]["outcome"] == "unknown"
+    assert " It was not sent again, " in result["msg"]
+    assert "no retries were left" not in result["msg"]
+    assert result["posts_sent"] == 1
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES[:2])
+def test_reading_fails_after_a_re_send(rsps, fake_time, main, action):
+    rsps.post(SESSION_URL + "/" + action, status=500, json=ngrok_error(500, "Internal Server Error", operation_id="op_1"))
+    rsps.post(SESSION_URL + "/" + action, status=503, json=ngrok_error(503, "Service Unavailable", operation_id="op_2"))
+    rsps.post(SESSION_URL + "/" + action, status=204)
+    for dummy in range(3):
+        rsps.get(SESSION_URL, json=make_session())
+    rsps.get(SESSION_URL, status=401, json=ngrok_error(401, "bad key", "ERR_NGROK_203", "op_get"))
+    result = run_module_fail(main, {"id": OLD_ID})
+    assert len(posts(rsps)) == 2
+    assert len(rsps.calls) == 6
+    assert result["unknown_outcome_checks"] == STILL_CONNECTED + [
+        "sent again (request 2): HTTP 503: Service Unavailable (operation ID op_2)",
+        "reading it failed (HTTP 401 ERR_NGROK_203: bad key (operation ID op_get))"]
+    assert " It was sent 2 times in all " in result["msg"]
+    assert result["api_error"]["operation_id"] == "op_2"
+    assert result["posts_sent"] == 2
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES[:2])
+def test_re_send_whose_answer_is_lost_then_session_gone(rsps, fake_time, warnings, main, action):
+    rsps.post(SESSION_URL + "/" + action, status=500, json=ngrok_error(500, "Internal Server Error"))
+    rsps.post(SESSION_URL + "/" + action, body=read_timeout())
+    rsps.post(SESSION_URL + "/" + action, status=204)
+    for dummy in range(3):
+        rsps.get(SESSION_URL, json=make_session())
+    rsps.get(SESSION_URL, status=404, json=ngrok_error(404, "Resource not found"))
+    result = run_module_ok(main, {"id": OLD_ID})
+    assert result == {"changed": True, "tunnel_session_id": OLD_ID, "outcome_resolved": True, "posts_sent": 2}
+    assert [c.request.method for c in rsps.calls] == ["POST", "GET", "GET", "GET", "POST", "GET"]
+    assert fake_time.sleeps == [1.0, 2.0, 4.0, 1.0]
+    assert warnings == [
+        "The answer to the %s request for tunnel session %s was lost (No answer from ngrok for POST "
+        "/tunnel_sessions/%s/%s: no response within 30 seconds (timeout)). It had been sent 2 times (each earlier "
+        "answer was lost too, and the session was still connected afterwards); it was not sent again; the session was "
+        "gone 1 seconds later, so the %s took effect." % (action, OLD_ID, OLD_ID, action, action)]
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES[:2])
+def test_re_send_refused_leaves_the_outcome_unknown(rsps, fake_time, main, action):
+    # the session vanished between the last read and the re-send: the first request may have acted late
+    rsps.post(SESSION_URL + "/" + action, status=502, json=ngrok_error(502, "Bad Gateway", operation_id="op_1"))
+    rsps.post(SESSION_URL + "/" + action, status=404, json=ngrok_error(404, "Resource not found", operation_id="op_2"))
+    rsps.get(SESSION_URL, json=make_session())
+    result = run_module_fail(main, {"id": OLD_ID})
+    assert len(posts(rsps)) == 2
+    assert result["msg"].startswith("Could not %s tunnel session %s: HTTP 404: Resource not found (operation ID op_2)."
+                                    % (action, OLD_ID))
+    assert (" That was request 2, sent again because the answer to the earlier one was lost while the session stayed "
+            "connected; the earlier one may still take effect, so the outcome is unknown. Read again since: still "
+            "connected after 1 seconds; still connected after 3 seconds; still connected after 7 seconds; sent again "
+            "(request 2): HTTP 404: Resource not found (operation ID op_2).") in result["msg"]
+    assert result["api_error"]["status_code"] == 404
+    assert result["api_error"]["outcome"] == "unknown"
+    assert result["posts_sent"] == 2
+    assert result["changed"] is False
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES[:2])
+def test_re_send_after_rate_limiting_counts_only_the_module_s_sends(rsps, fake_time, client_recorder, main, action):
+    rsps.post(SESSION_URL + "/" + action, status=503, json=ngrok_error(503, "Service Unavailable"))
+    rsps.post(SESSION_URL + "/" + action, status=429, json=ngrok_error(429, "Too many", "ERR_NGROK_226"),
+              headers={"Retry-After": "2"})
+    rsps.post(SESSION_URL + "/" + action, status=204)
+    rsps.get(SESSION_URL, json=make_session())
+    result = run_module_ok(main, {"id": OLD_ID, "retries": 1})
+    assert len(posts(rsps)) == 3  # the re-send was rate limited once: waited out by the client, not a re-send
+    assert client_recorder.sleeps == [3.0]
+    assert result["posts_sent"] == 2
 
 
 # Regression: NgrokModule had no warn() (AttributeError instead of a warning), fixed in 2bdf252.
@@ -221,7 +378,7 @@ def test_lost_answer_session_gone_means_it_happened(rsps, fake_time, warnings, m
         rsps.get(SESSION_URL, json=make_session())
     rsps.get(SESSION_URL, status=404, json=ngrok_error(404, "Resource not found"))
     result = run_module_ok(main, {"id": OLD_ID})
-    assert result == {"changed": True, "tunnel_session_id": OLD_ID, "outcome_resolved": True}
+    assert result == {"changed": True, "tunnel_session_id": OLD_ID, "outcome_resolved": True, "posts_sent": 1}
     assert len([c for c in rsps.calls if c.request.method == "POST"]) == 1
     assert len(rsps.calls) == 1 + present_reads + 1
     assert fake_time.sleeps == [1.0, 2.0, 4.0][:present_reads + 1]
@@ -284,13 +441,37 @@ def test_lost_answer_resolved_then_wait_follows_the_agent(rsps, fake_time, warni
     assert len(warnings) == 1
 
 
-def test_update_lost_answer_is_not_resolved_by_reading(rsps, fake_time):
-    rsps.post(SESSION_URL + "/update", status=502, json=ngrok_error(502, "Bad Gateway"))
+def test_lost_answer_sent_again_then_wait_follows_the_agent(rsps, fake_time, warnings):
     rsps.get(SESSION_URL, json=make_session())
-    result = run_module_fail(update_module.main, {"id": OLD_ID})
+    rsps.post(RESTART_URL, status=503, json=ngrok_error(503, "Service Unavailable"))
+    rsps.post(RESTART_URL, status=204, headers={"Date": SERVER_DATE})
+    rsps.get(LIST_URL, json=list_page(make_session(NEW_ID, started_at="2025-09-04T10:15:02Z")))
+    result = run_module_ok(MAIN, {"id": OLD_ID, "wait": True})
+    assert methods(rsps) == [("GET", "/tunnel_sessions/" + OLD_ID), ("POST", "/tunnel_sessions/%s/restart" % OLD_ID)] + \
+        [("GET", "/tunnel_sessions/" + OLD_ID)] * 3 + [("POST", "/tunnel_sessions/%s/restart" % OLD_ID),
+                                                       ("GET", "/tunnel_sessions")]
+    assert result["posts_sent"] == 2
+    assert result["new_tunnel_session"]["id"] == NEW_ID
+    # the re-send's Date header bounds the search
+    assert 'obj.started_at >= timestamp("%s")' % SERVER_DATE_RFC3339 in list_filter(rsps.calls[-1])
+    assert len(warnings) == 1
+
+
+@pytest.mark.parametrize("lost, described", LOST_ANSWERS)
+@pytest.mark.parametrize("retries", [0, 5])
+def test_update_lost_answer_is_not_resolved_by_reading_nor_sent_again(rsps, fake_time, client_recorder, lost,
+                                                                      described, retries):
+    rsps.post(SESSION_URL + "/update", **lost)
+    rsps.post(SESSION_URL + "/update", status=204)
+    rsps.get(SESSION_URL, json=make_session())
+    result = run_module_fail(update_module.main, {"id": OLD_ID, "retries": retries})
     assert methods(rsps) == [("POST", "/tunnel_sessions/%s/update" % OLD_ID)]
     assert fake_time.sleeps == []
+    assert client_recorder.sleeps == []
     assert "unknown_outcome_checks" not in result
+    assert "posts_sent" not in result
+    assert described in result["msg"]
+    assert " It was not sent again, " in result["msg"]
     assert "an update leaves the session in place" in result["msg"]
     assert result["api_error"]["outcome"] == "unknown"
 
@@ -423,7 +604,7 @@ def test_wait_returns_the_new_session(rsps, fake_time):
     _wait_setup(rsps, [[new]])
     result = run_module_ok(MAIN, {"id": OLD_ID, "wait": True})
     assert result == {"changed": True, "tunnel_session_id": OLD_ID, "tunnel_session": make_session(),
-                      "new_tunnel_session": new}
+                      "new_tunnel_session": new, "posts_sent": 1}
     assert methods(rsps) == [("GET", "/tunnel_sessions/" + OLD_ID), ("POST", "/tunnel_sessions/%s/restart" % OLD_ID),
                              ("GET", "/tunnel_sessions")]
     cel = list_filter(rsps.calls[2])
@@ -497,7 +678,27 @@ def test_wait_poll_error_fails_saying_the_restart_was_sent(rsps, fake_time):
 
 
 # Regression: NgrokModule had no warn() (AttributeError), fixed in 2bdf252.
-def test_wait_with_two_matches_returns_the_newest(rsps, fake_time, warnings):
+@pytest.mark.parametrize("listed", [
+    pytest.param([make_session(NEW_ID, started_at="2025-09-04T10:15:09Z"),
+                  make_session(OTHER_ID, started_at="2025-09-04T10:15:01Z")], id="newest-first"),
+    pytest.param([make_session(OTHER_ID, started_at="2025-09-04T10:15:01Z"),
+                  make_session(NEW_ID, started_at="2025-09-04T10:15:09Z")], id="oldest-first"),
+    # as text "12:15:01+02:00" sorts after "10:15:09Z", but it is the older moment
+    pytest.param([make_session(OTHER_ID, started_at="2025-09-04T12:15:01+02:00"),
+                  make_session(NEW_ID, started_at="2025-09-04T10:15:09Z")], id="offsets"),
+    pytest.param([make_session(OTHER_ID, started_at=None), make_session(NEW_ID)], id="one-without-started-at"),
+    pytest.param([make_session(OTHER_ID, started_at="2025-09-04T10:15:01Z"), make_session(OTHER_ID[:-1] + "2"),
+                  make_session(NEW_ID, started_at="2025-09-04T10:15:09Z")], id="three"),
+])
+def test_wait_with_several_matches_returns_the_newest_by_started_at(rsps, fake_time, warnings, listed):
+    _wait_setup(rsps, [listed])
+    result = run_module_ok(MAIN, {"id": OLD_ID, "wait": True})
+    assert result["new_tunnel_session"]["id"] == NEW_ID
+    assert warnings == ["More than one session matches the restarted agent of %s; returning the newest (%s)"
+                        % (OLD_ID, NEW_ID)]
+
+
+def test_wait_with_two_matches_started_the_same_second_keeps_ngrok_s_order(rsps, fake_time, warnings):
     _wait_setup(rsps, [[make_session(NEW_ID), make_session(OTHER_ID)]])
     result = run_module_ok(MAIN, {"id": OLD_ID, "wait": True})
     assert result["new_tunnel_session"]["id"] == NEW_ID
