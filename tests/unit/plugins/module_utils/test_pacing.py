@@ -52,8 +52,10 @@ class FakeClock:
         self.now += seconds
 
 
-def make_pacer(tmp_path, clock, rate_limit=2, window=10.0, api_url=API_URL, api_key=API_KEY, **kwargs):
-    return Pacer(api_url, api_key, rate_limit, window, directory=str(tmp_path), sleep=clock.sleep, clock=clock, **kwargs)
+def make_pacer(tmp_path, clock, rate_limit=2, window=10.0, api_url=API_URL, api_key=API_KEY, margin=0.0, **kwargs):
+    """A pacer without a jitter margin (round numbers), unless one is given."""
+    return Pacer(api_url, api_key, rate_limit, window, directory=str(tmp_path), sleep=clock.sleep, clock=clock,
+                 margin=margin, **kwargs)
 
 
 def recorded(pacer):
@@ -86,6 +88,16 @@ def test_sends_wait_their_turn_and_leave_the_window(tmp_path):
     clock.now = 1045.0
     assert pacer.reserve() == 1045.0
     assert recorded(pacer) == [1045.0]
+
+
+def test_sends_are_spaced_by_the_window_and_its_jitter_margin(tmp_path):
+    clock = FakeClock()
+    pacer = make_pacer(tmp_path, clock, rate_limit=1, window=60.0, margin=_pacing.JITTER_MARGIN)
+    pacer.wait_turn()
+    pacer.wait_turn()
+    assert _pacing.JITTER_MARGIN == 0.02 and clock.sleeps == [pytest.approx(61.2)]
+    clock.now = 1000.0 + 61.2 + 61.1  # the last send is still within 61.2 s
+    assert pacer.reserve() == pytest.approx(1000.0 + 2 * 61.2)
 
 
 def test_two_pacers_of_one_key_share_the_budget(tmp_path):
@@ -249,7 +261,7 @@ def test_module_runs_share_the_budget(rsps, pacing_recorder):
     rsps.post(API_URL + "/tunnel_sessions/%s/restart" % OLD_ID, status=204)
     for dummy in range(3):
         run_module_ok(ngrok_tunnel_session_restart.main, {"id": OLD_ID, "rate_limit": 2, "rate_limit_window": 30})
-    assert pacing_recorder.sleeps == [30.0]
+    assert pacing_recorder.sleeps == [pytest.approx(30.0 * (1 + _pacing.JITTER_MARGIN))]
     assert [(p.rate_limit, p.window) for p in pacing_recorder.pacers] == [(2, 30.0)] * 3
 
 
