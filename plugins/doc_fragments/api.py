@@ -57,6 +57,23 @@ options:
         429) in total before the module fails. V(0) fails at the first 429.
     type: float
     default: 120
+  rate_limit:
+    description:
+      - The most API requests, between V(0) and V(10000), that the modules on this machine send to the same
+        O(api_url) with the same O(api_key) per O(rate_limit_window) seconds. Set it to the rate limit of the ngrok
+        account. All forks and runs share this budget, so a fleet sends at the limit and never above it.
+        V(0) turns this pacing off. See the R(retries and faults guide,ansible_collections.community.ngrok.docsite.guide_retries_and_faults).
+      - You can also set this option by using the E(NGROK_RATE_LIMIT) environment variable.
+    type: int
+    default: 120
+    version_added: "0.2.0"
+  rate_limit_window:
+    description:
+      - The rolling window of O(rate_limit), in seconds between V(0.1) and V(3600).
+      - You can also set this option by using the E(NGROK_RATE_LIMIT_WINDOW) environment variable.
+    type: float
+    default: 60
+    version_added: "0.2.0"
 requirements:
   - python >= 3.9
   - requests

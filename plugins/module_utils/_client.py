@@ -22,6 +22,10 @@ a bundle.
 
 Retry rules (the docsite guide "Retries and faults" explains them to operators):
 
+* Pacing: with a ``pacer`` (see ``_pacing``), every attempt, retries and
+  rate-limited re-attempts included, first waits its turn in the request
+  budget that all modules on this machine share, so that a fleet stays under
+  ngrok's rate limit instead of probing it.
 * 429 / ERR_NGROK_226 (rate limited) is waited out for every request, for at
   most ``rate_limit_timeout`` seconds in total (honouring ``Retry-After``,
   else short jittered probes); it does not use up ``retries``.
@@ -216,16 +220,18 @@ class NgrokClient:
     """A small, synchronous client of the ngrok API, on one ``requests.Session``.
 
     ``sleep``, ``rand`` and ``clock`` are injectable so that tests need not wait.
+    ``pacer`` (a ``_pacing.Pacer``, or None for no pacing) is waited on before every attempt.
     """
 
     def __init__(self, api_key: str, api_url: str = DEFAULT_API_URL, validate_certs: bool = True,
                  ca_path: str | None = None, timeout: float = 30.0, retries: int = 5,
                  rate_limit_timeout: float = 120.0, sleep=time.sleep, rand=random.uniform,
-                 clock=time.monotonic) -> None:
+                 clock=time.monotonic, pacer=None) -> None:
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
         self.rate_limit_timeout = rate_limit_timeout
+        self.pacer = pacer
         # requests reads REQUESTS_CA_BUNDLE only when verify is True: a ca_path wins over it.
         self.verify: bool | str = (ca_path or True) if validate_certs else False
         self._api_key = api_key
@@ -418,6 +424,8 @@ class NgrokClient:
     def _send(self, method: str, url: str, data: bytes | None) -> NgrokResponse:
         """One attempt: the answer, or _NotSent / _MaybeSent / NgrokError (not retried)."""
         headers = {"Content-Type": "application/json"} if data is not None else None
+        if self.pacer is not None:
+            self.pacer.wait_turn()
         self.requests_sent += 1
         deadline = self._clock() + self.timeout
         try:

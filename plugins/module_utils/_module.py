@@ -29,11 +29,13 @@ from ansible_collections.community.ngrok.plugins.module_utils._client import (
     NgrokError,
     scrub,
 )
+from ansible_collections.community.ngrok.plugins.module_utils._pacing import Pacer
 
 #: Bounds of the connection options (a value outside is an input error).
 MIN_TIMEOUT = 0.1
 MAX_TIMEOUT = 3600
 MAX_RETRIES = 20
+MAX_RATE_LIMIT = 10000
 
 #: ngrok's limit on an agent's metadata (characters).
 MAX_METADATA = 4096
@@ -54,6 +56,8 @@ def connection_argument_spec() -> dict:
         timeout=dict(type="float", default=30),
         retries=dict(type="int", default=5),
         rate_limit_timeout=dict(type="float", default=120),
+        rate_limit=dict(type="int", default=120, fallback=(env_fallback, ["NGROK_RATE_LIMIT"])),
+        rate_limit_window=dict(type="float", default=60, fallback=(env_fallback, ["NGROK_RATE_LIMIT_WINDOW"])),
     )
 
 
@@ -243,6 +247,8 @@ class NgrokModule:
             check_number("timeout", self.params["timeout"], MIN_TIMEOUT, MAX_TIMEOUT, " seconds")
             check_number("retries", self.params["retries"], 0, MAX_RETRIES)
             check_number("rate_limit_timeout", self.params["rate_limit_timeout"], 0, MAX_TIMEOUT, " seconds")
+            check_number("rate_limit", self.params["rate_limit"], 0, MAX_RATE_LIMIT, " requests (0 turns pacing off)")
+            check_number("rate_limit_window", self.params["rate_limit_window"], MIN_TIMEOUT, MAX_TIMEOUT, " seconds")
         except ValueError as exc:
             self.fail(str(exc))
 
@@ -259,6 +265,8 @@ class NgrokModule:
                 timeout=self.params["timeout"],
                 retries=self.params["retries"],
                 rate_limit_timeout=self.params["rate_limit_timeout"],
+                pacer=Pacer(self.params["api_url"], self.params["api_key"], self.params["rate_limit"],
+                            self.params["rate_limit_window"], warn=self.warn),
             )
         return client
 

@@ -934,7 +934,11 @@ class State:
         return self.sessions.get(session_id)
 
     def check_rate(self, key, now):
-        """Count one request; return None when accepted or the seconds until a slot frees."""
+        """Count one request; return None when accepted or the seconds until a slot frees.
+
+        A rejected request counts too with ``rate_count_rejected``: then the wait is until the window
+        holds fewer than ``rate_limit`` requests, this rejected one included.
+        """
         limit = self.config["rate_limit"]
         if not limit:
             return None
@@ -946,10 +950,12 @@ class State:
         cutoff = now - window
         while bucket and bucket[0] <= cutoff:
             bucket.popleft()
-        if len(bucket) >= limit:
-            return bucket[len(bucket) - limit] + window - now
-        bucket.append(now)
-        return None
+        if len(bucket) < limit:
+            bucket.append(now)
+            return None
+        if self.config["rate_count_rejected"]:
+            bucket.append(now)
+        return bucket[len(bucket) - limit] + window - now
 
     def list_page(self, before_id, limit, predicate, now):
         self._materialize(now)
@@ -1126,6 +1132,7 @@ CONFIG_VALIDATORS = {
     "api_keys": (lambda v: isinstance(v, list) and bool(v) and all(isinstance(k, str) and k for k in v),
                  "a non-empty list of non-empty strings"),
     "rate_scope": (lambda v: v in ("account", "key"), "'account' or 'key'"),
+    "rate_count_rejected": (lambda v: isinstance(v, bool), "a boolean"),
     "update_to": (lambda v: isinstance(v, str) and bool(v), "a non-empty string"),
 }
 
@@ -1586,10 +1593,10 @@ class Emulator:
 
     def __init__(self, host="127.0.0.1", port=0, api_keys=None, agents=0, seed=None, reconnect_delay=1.0,
                  rate_limit=120, rate_window=60.0, retry_after=False, rate_scope="account", update_to=DEFAULT_UPDATE_TO,
-                 idle_timeout=600.0, max_lifetime=3600.0, verbose=False, log_stream=None):
+                 idle_timeout=600.0, max_lifetime=3600.0, verbose=False, log_stream=None, rate_count_rejected=False):
         config = {"rate_limit": int(rate_limit), "rate_window": float(rate_window), "retry_after": bool(retry_after),
                   "reconnect_delay": float(reconnect_delay), "api_keys": list(api_keys or [DEFAULT_API_KEY]),
-                  "rate_scope": rate_scope, "update_to": update_to}
+                  "rate_scope": rate_scope, "update_to": update_to, "rate_count_rejected": bool(rate_count_rejected)}
         for key, value in config.items():
             check, hint = CONFIG_VALIDATORS[key]
             if not check(value):
@@ -1792,6 +1799,8 @@ def _parser():
     parser.add_argument("--rate-window", type=float, default=60.0, metavar="SECONDS", help="rolling window (default 60)")
     parser.add_argument("--rate-scope", choices=("account", "key"), default="account",
                         help="one bucket for all keys (account, default) or one per API key")
+    parser.add_argument("--rate-count-rejected", action="store_true",
+                        help="rejected (429) requests count against the window too (as strict as ngrok may be)")
     parser.add_argument("--retry-after", action="store_true", help="send Retry-After on 429 (ngrok does not document it)")
     parser.add_argument("--update-to", default=DEFAULT_UPDATE_TO, metavar="VERSION",
                         help="agent_version after a successful update (default %s)" % DEFAULT_UPDATE_TO)
@@ -1895,6 +1904,7 @@ def main(argv=None):
         emulator = Emulator(host=args.host, port=args.port, api_keys=args.api_keys, agents=args.agents, seed=seed,
                             reconnect_delay=args.reconnect_delay, rate_limit=args.rate_limit, rate_window=args.rate_window,
                             retry_after=args.retry_after, rate_scope=args.rate_scope, update_to=args.update_to,
+                            rate_count_rejected=args.rate_count_rejected,
                             idle_timeout=args.idle_timeout, max_lifetime=args.max_lifetime, verbose=args.verbose,
                             log_stream=log_stream)
         emulator.start()

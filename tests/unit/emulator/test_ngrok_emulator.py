@@ -535,6 +535,38 @@ def test_rate_limit_window_rolls_and_429_does_not_count(emu):
     wait_for(lambda: request(emu, "GET", "/tunnel_sessions").status == 200)
 
 
+def test_rate_count_rejected_keeps_a_probed_window_full():
+    """With rate_count_rejected a 429 counts: a request after the first accepted one expired is still refused."""
+    times = (100.0, 101.0, 105.0, 110.5)
+    lenient = ngrok_emulator.Emulator(rate_limit=2, rate_window=10).state
+    strict = ngrok_emulator.Emulator(rate_limit=2, rate_window=10, rate_count_rejected=True).state
+    assert [lenient.check_rate(KEY, now) for now in times] == [None, None, pytest.approx(5.0), None]
+    # 105 is refused and counted, so at 110.5 (100 has expired) the window still holds 101 and 105
+    assert [strict.check_rate(KEY, now) for now in times] == [None, None, pytest.approx(6.0), pytest.approx(4.5)]
+    assert list(strict.rate[""]) == [101.0, 105.0, 110.5]
+    # the wait it gives counts the rejected request itself: the window then has room again
+    strict2 = ngrok_emulator.Emulator(rate_limit=1, rate_window=10, rate_count_rejected=True).state
+    assert strict2.check_rate(KEY, 0.0) is None
+    assert strict2.check_rate(KEY, 5.0) == pytest.approx(10.0)  # room at 15, once 5 has left the window
+    assert strict2.check_rate(KEY, 14.5) == pytest.approx(10.0)  # 0 has left, 5 has not; 14.5 counts too
+    assert strict2.check_rate(KEY, 24.5) is None
+
+
+def test_rate_count_rejected_over_http_config_and_retry_after(emu):
+    assert control(emu, "GET", "config").json["rate_count_rejected"] is False
+    assert control(emu, "POST", "config", {"rate_count_rejected": "yes"}).status == 400
+    resp = control(emu, "POST", "config", {"rate_limit": 1, "rate_window": 60, "retry_after": True,
+                                           "rate_count_rejected": True})
+    assert resp.status == 200 and resp.json["rate_count_rejected"] is True
+    assert request(emu, "GET", "/tunnel_sessions").status == 200
+    resp = request(emu, "GET", "/tunnel_sessions")
+    assert_error(resp, 429, "ERR_NGROK_226")
+    assert 59 <= int(resp.header("retry-after")) <= 60
+    assert len(emu.state.rate[""]) == 2  # the accepted request and the rejected one
+    control(emu, "POST", "reset")  # back to the CLI config: rejected requests do not count
+    assert control(emu, "GET", "config").json["rate_count_rejected"] is False
+
+
 # --------------------------------------------------------------------------- faults
 
 
@@ -796,7 +828,7 @@ def test_cli_background(tmp_path):
     port_file = tmp_path / "port.json"
     port_file.write_text("stale")
     result = subprocess.run([sys.executable, EMULATOR_SCRIPT, "--background", "--log-file", str(log_file), "--port-file", str(port_file),
-                             "--idle-timeout", "30", "--api-key", "k1", "--api-key", "k2"],
+                             "--idle-timeout", "30", "--api-key", "k1", "--api-key", "k2", "--rate-count-rejected"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout.decode().strip())
@@ -808,6 +840,7 @@ def test_cli_background(tmp_path):
     try:
         assert request(_Target, "GET", "/tunnel_sessions", auth="Bearer k2").status == 200
         assert request(_Target, "GET", "/tunnel_sessions").status == 401
+        assert control(_Target, "GET", "config").json["rate_count_rejected"] is True
     finally:
         control(_Target, "POST", "shutdown")
     wait_for(lambda: not port_file.exists())

@@ -14,6 +14,7 @@ import responses
 
 from ansible_collections.community.ngrok.plugins.module_utils import _client
 from ansible_collections.community.ngrok.plugins.module_utils import _module
+from ansible_collections.community.ngrok.plugins.module_utils import _pacing
 from ansible_collections.community.ngrok.plugins.module_utils import _tunnel_session_actions
 from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import API_KEY
 
@@ -50,6 +51,8 @@ def clean_environment(monkeypatch):
     """The connection options' environment fallbacks and requests' own variables start unset in every test."""
     monkeypatch.delenv("NGROK_API_KEY", raising=False)
     monkeypatch.delenv("NGROK_API_URL", raising=False)
+    monkeypatch.delenv("NGROK_RATE_LIMIT", raising=False)
+    monkeypatch.delenv("NGROK_RATE_LIMIT_WINDOW", raising=False)
     for name in REQUESTS_VARIABLES:
         monkeypatch.delenv(name, raising=False)
 
@@ -100,6 +103,40 @@ def client_recorder(monkeypatch):
     """No test ever sleeps in the client: NgrokModule builds clients with a recording sleep."""
     recorder = ClientRecorder()
     monkeypatch.setattr(_module, "NgrokClient", recorder.factory)
+    return recorder
+
+
+class PacingRecorder:
+    """Built into every Pacer the modules create: the record in a temp dir of the test, a fake clock that
+    only its sleep advances."""
+
+    def __init__(self, directory, start=1000.0):
+        self.directory = str(directory)
+        self.now = start
+        self.sleeps = []
+        self.pacers = []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def factory(self, *args, **kwargs):
+        kwargs.setdefault("directory", self.directory)
+        kwargs.setdefault("sleep", self.sleep)
+        kwargs.setdefault("clock", self.clock)
+        pacer = _pacing.Pacer(*args, **kwargs)
+        self.pacers.append(pacer)
+        return pacer
+
+
+@pytest.fixture(autouse=True)
+def pacing_recorder(monkeypatch, tmp_path_factory):
+    """No module in a test paces against the real temp dir or sleeps: NgrokModule builds recorded Pacers."""
+    recorder = PacingRecorder(tmp_path_factory.mktemp("pacing"))
+    monkeypatch.setattr(_module, "Pacer", recorder.factory)
     return recorder
 
 

@@ -82,6 +82,9 @@ ANSIBLE_STRATEGY=free run bad_hosts_free community.ngrok.restart_host_agents -i 
 # the connection options reach the modules (an out-of-range one fails before anything is sent)
 run options community.ngrok.restart_host_agents -i inventory.ini -e ngrok_target=web-01 -e ngrok_retries=99
 run single_options community.ngrok.restart_tunnel_session -e ngrok_agent_metadata=web-03 -e ngrok_timeout=0
+run rate_options community.ngrok.restart_host_agents -i inventory.ini -e ngrok_target=web-01 -e ngrok_rate_limit=-1
+run single_rate_options community.ngrok.restart_tunnel_session -e ngrok_agent_metadata=web-03 \
+    -e ngrok_rate_limit_window=0
 
 # an empty ngrok_agent_metadata is not "given"; one that is not a string is refused as such
 run single_empty community.ngrok.restart_tunnel_session -e ngrok_agent_metadata=

@@ -11,6 +11,7 @@ import pytest
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION
 
 from ansible_collections.community.ngrok.plugins.module_utils import _module
+from ansible_collections.community.ngrok.plugins.module_utils import _pacing
 from ansible_collections.community.ngrok.plugins.module_utils._client import NgrokError
 from ansible_collections.community.ngrok.plugins.module_utils._module import (
     NgrokModule,
@@ -368,6 +369,22 @@ def test_api_key_and_api_url_environment_fallbacks(rsps, monkeypatch, module, en
     assert rsps.calls[0].request.headers["Authorization"] == "Bearer " + API_KEY
 
 
+@pytest.mark.parametrize("env, args, expected", [
+    pytest.param({}, {}, (120, 60.0), id="defaults"),
+    pytest.param({"NGROK_RATE_LIMIT": "30", "NGROK_RATE_LIMIT_WINDOW": "7.5"}, {}, (30, 7.5), id="from-env"),
+    pytest.param({"NGROK_RATE_LIMIT": "30", "NGROK_RATE_LIMIT_WINDOW": "7.5"}, dict(rate_limit=0, rate_limit_window=2),
+                 (0, 2.0), id="options-win"),
+])
+def test_the_client_paces_with_the_rate_limit_options(client_recorder, pacing_recorder, monkeypatch, env, args, expected):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    dummy, client = _module_client(dict(args, api_key=API_KEY, api_url="http://127.0.0.1:8080/"))
+    assert pacing_recorder.pacers == [client.pacer]
+    assert (client.pacer.rate_limit, client.pacer.window) == expected
+    # the record is the one of this API URL and key (validated and normalised first)
+    assert client.pacer.path.endswith(_pacing.record_name("http://127.0.0.1:8080", API_KEY))
+
+
 # -- NgrokModule: nothing is sent before the options are valid -----------------------------------------
 
 @pytest.mark.parametrize("args, message", [
@@ -390,6 +407,15 @@ def test_api_key_and_api_url_environment_fallbacks(rsps, monkeypatch, module, en
     (dict(rate_limit_timeout=0), None),
     (dict(rate_limit_timeout=3600), None),
     (dict(rate_limit_timeout=3600.5), "rate_limit_timeout must be between 0 and 3600 seconds"),
+    (dict(rate_limit=-1), "rate_limit must be between 0 and 10000 requests (0 turns pacing off); got -1"),
+    (dict(rate_limit=0), None),
+    (dict(rate_limit=10000), None),
+    (dict(rate_limit=10001), "rate_limit must be between 0 and 10000 requests"),
+    (dict(rate_limit_window=0), "rate_limit_window must be between 0.1 and 3600 seconds; got 0.0"),
+    (dict(rate_limit_window=0.1), None),
+    (dict(rate_limit_window=3600), None),
+    (dict(rate_limit_window=3601), "rate_limit_window must be between 0.1 and 3600 seconds"),
+    (dict(rate_limit_window="nan"), "rate_limit_window must be between"),
 ])
 def test_connection_options_are_checked_before_a_client_exists(client_recorder, rsps, args, message):
     args = dict({"api_key": API_KEY}, **args)
