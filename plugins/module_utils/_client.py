@@ -256,12 +256,15 @@ class NgrokClient:
     def post(self, path: str, body: dict | None = None) -> NgrokResponse:
         return self.request("POST", path, body={} if body is None else body)
 
-    def paginate(self, path: str, key: str, params: dict | None = None, max_items: int | None = None):
+    def paginate(self, path: str, key: str, params: dict | None = None, max_items: int | None = None,
+                 on_page=None):
         """Yield the items of a list endpoint, following ``next_page_uri``.
 
         ``next_page_uri`` is followed as ngrok gives it, but only while it
         points at the same origin as ``api_url``: the API key is never sent
-        anywhere else.
+        anywhere else. ``on_page``, when given, is called with each page's
+        :class:`NgrokResponse` before its items are yielded (its headers, for
+        example the server's ``Date``).
         """
         url = self.url(path, params)
         seen = set()
@@ -272,6 +275,8 @@ class NgrokClient:
             page = response.data
             if not isinstance(page, dict) or not isinstance(page.get(key), list):
                 raise self.unusable_answer(response, "GET", self.display(url), "there is no %r list in it" % key)
+            if on_page is not None:
+                on_page(response)
             for item in page[key]:
                 yield item
                 count += 1

@@ -14,8 +14,6 @@ INTERNAL: private to the collection; may change without notice.
 from __future__ import annotations
 
 import time
-from datetime import timezone
-from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn
 
 from ansible_collections.community.ngrok.plugins.module_utils._client import (
@@ -40,6 +38,7 @@ from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions i
     list_sessions,
     metadata_filter,
     same_agent_filter,
+    server_time,
     session_path,
     started_at_key,
 )
@@ -299,22 +298,3 @@ class TunnelSessionAction:
             "after %s; none appeared. Check the agent on its host." % (
                 self.session_id, format_seconds(timeout), credential, old.get("ip"), old.get("metadata") or "", since),
             searched_filter=cel, **self.result)
-
-
-def server_time(headers) -> str | None:
-    """The server's ``Date`` header as RFC 3339 UTC (the moment the restart was accepted), or None.
-
-    Without a usable Date, the caller falls back to the old session's start time.
-    """
-    value = headers.get("Date") if headers is not None else None
-    if not value:
-        return None
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment is None:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -12,6 +12,7 @@ INTERNAL: private to the collection; may change without notice.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from ansible_collections.community.ngrok.plugins.module_utils._client import NgrokClient, NgrokError, format_seconds
@@ -72,11 +73,21 @@ def get_session(client: NgrokClient, session_id: str, missing_ok: bool = True) -
     return data
 
 
-def list_sessions(client: NgrokClient, cel_filter: str | None = None, max_items: int | None = None) -> list:
+#: The longest CEL filter built from a list of metadata values (characters, before URL encoding): ngrok sends the
+#: filter in the query string, and URLs much longer than a few KB are refused by many servers and proxies.
+MAX_LIST_FILTER = 1500
+
+
+def list_sessions(client: NgrokClient, cel_filter: str | None = None, max_items: int | None = None,
+                  on_page=None) -> list:
+    """The sessions that match ``cel_filter``, every page of them (or the first ``max_items``).
+
+    ``on_page`` is called with each page's response (see ``NgrokClient.paginate``).
+    """
     params = {"limit": str(PAGE_SIZE)}
     if cel_filter:
         params["filter"] = cel_filter
-    return list(client.paginate(LIST_PATH, LIST_KEY, params=params, max_items=max_items))
+    return list(client.paginate(LIST_PATH, LIST_KEY, params=params, max_items=max_items, on_page=on_page))
 
 
 def cel_string(value: str) -> str:
@@ -104,6 +115,30 @@ def cel_string(value: str) -> str:
 def metadata_filter(metadata: str) -> str:
     """CEL for: the agent whose metadata is exactly ``metadata`` (an agent without metadata has ``""``)."""
     return "obj.metadata == %s" % cel_string(metadata)
+
+
+def metadata_in_filters(values, max_length: int = MAX_LIST_FILTER) -> list:
+    """CEL filters that together match the agents whose metadata is one of ``values``: ``obj.metadata in [...]``.
+
+    One filter per group of values, so that each stays within ``max_length`` characters and names at most
+    PAGE_SIZE values (one page holds the agents of a group, when each value names one agent). Duplicates are
+    dropped; the order of ``values`` is kept. A single value longer than ``max_length`` gets a filter of its own.
+    """
+    filters = []
+    group: list = []
+    length = 0
+    for value in dict.fromkeys(values):
+        literal = cel_string(value)
+        if group and (length + len(literal) + 2 > max_length or len(group) >= PAGE_SIZE):
+            filters.append("obj.metadata in [%s]" % ", ".join(group))
+            group, length = [], 0
+        if not group:
+            length = len("obj.metadata in []")
+        group.append(literal)
+        length += len(literal) + 2
+    if group:
+        filters.append("obj.metadata in [%s]" % ", ".join(group))
+    return filters
 
 
 def and_filters(*expressions) -> str | None:
@@ -145,6 +180,25 @@ def started_at_key(session) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.timestamp()
+
+
+def server_time(headers) -> str | None:
+    """The server's ``Date`` header as RFC 3339 UTC (the moment the restart was accepted), or None.
+
+    Without a usable Date, the caller falls back to the old session's start time.
+    """
+    value = headers.get("Date") if headers is not None else None
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def explain(action: str, session_id: str | None, error: NgrokError, sent: int = 1) -> str:

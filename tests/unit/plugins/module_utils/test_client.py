@@ -756,6 +756,15 @@ def test_paginate_follows_next_page_uri(rsps, make_client, base):
         assert call.request.headers["Authorization"] == "Bearer " + API_KEY
 
 
+def test_paginate_hands_each_page_to_on_page(rsps, make_client):
+    _three_pages(rsps, "https://api.ngrok.com")
+    pages = []
+    items = list(make_client().paginate("/tunnel_sessions", "tunnel_sessions",
+                                        params={"limit": "2", "filter": 'obj.os == "linux"'}, on_page=pages.append))
+    assert len(items) == 6
+    assert [page.data["tunnel_sessions"][0]["id"] for page in pages] == ["ts_1", "ts_3", "ts_5"]
+
+
 @pytest.mark.parametrize("max_items, expected_ids, expected_calls", [
     (1, ["ts_1"], 1), (2, ["ts_1", "ts_2"], 1), (3, ["ts_1", "ts_2", "ts_3"], 2), (6, ALL_SIX, 3), (100, ALL_SIX, 3),
 ])

@@ -5,12 +5,12 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from ansible_collections.community.ngrok.plugins.module_utils._client import NgrokError
-from ansible_collections.community.ngrok.plugins.module_utils._tunnel_session_actions import server_time
 from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions import (
     and_filters,
     cel_string,
@@ -18,7 +18,9 @@ from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions i
     get_session,
     list_sessions,
     metadata_filter,
+    metadata_in_filters,
     same_agent_filter,
+    server_time,
     started_at_key,
 )
 from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import (
@@ -107,6 +109,32 @@ def test_metadata_filter(metadata, expected):
     cel = metadata_filter(metadata)
     assert cel == expected
     assert decode_cel_string(cel[len("obj.metadata == "):]) == metadata
+
+
+def test_metadata_in_filters_one_group():
+    assert metadata_in_filters(["web-01", 'we"b', "web-01"]) == ['obj.metadata in ["web-01", "we\\"b"]']
+
+
+def test_metadata_in_filters_groups_of_at_most_100_values():
+    values = ["h%d" % i for i in range(250)]
+    filters = metadata_in_filters(values, max_length=100000)
+    assert [f.count('"') // 2 for f in filters] == [100, 100, 50]
+
+
+@pytest.mark.parametrize("size", [10, 200, 1499, 5000])
+def test_metadata_in_filters_stay_short_and_keep_every_value_in_order(size):
+    values = ["%s-%04d" % ("x" * size, i) for i in range(40)]
+    filters = metadata_in_filters(values)
+    decoded = []
+    for cel in filters:
+        assert cel.startswith("obj.metadata in [") and cel.endswith("]")
+        assert len(cel) <= 1500 or cel.count('", "') == 0  # a value longer than the limit stands alone
+        decoded += [decode_cel_string(part) for part in re.findall(r'"(?:[^"\\]|\\.)*"', cel)]
+    assert decoded == values
+
+
+def test_metadata_in_filters_empty():
+    assert metadata_in_filters([]) == []
 
 
 def test_same_agent_filter():
