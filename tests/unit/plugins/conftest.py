@@ -13,6 +13,7 @@ import requests
 import responses
 
 from ansible_collections.community.ngrok.plugins.module_utils import _client
+from ansible_collections.community.ngrok.plugins.module_utils import _fleet
 from ansible_collections.community.ngrok.plugins.module_utils import _module
 from ansible_collections.community.ngrok.plugins.module_utils import _pacing
 from ansible_collections.community.ngrok.plugins.module_utils import _tunnel_session_actions
@@ -141,7 +142,7 @@ def pacing_recorder(monkeypatch, tmp_path_factory):
 
 
 class FakeTime:
-    """Stands in for the ``time`` module in _tunnel_session_actions: sleep advances a fake clock."""
+    """Stands in for the ``time`` module in _tunnel_session_actions and _fleet: sleep advances a fake clock."""
 
     def __init__(self, start=1000.0):
         self.now = start
@@ -163,6 +164,7 @@ class FakeTime:
 def fake_time(monkeypatch):
     fake = FakeTime()
     monkeypatch.setattr(_tunnel_session_actions, "time", fake)
+    monkeypatch.setattr(_fleet, "time", fake)
     return fake
 
 
