@@ -140,9 +140,9 @@ class FleetLookup:
             for cel in result["filters"]:
                 for session in list_sessions(self.module.client, cel,
                                              on_page=lambda response: dates.append(server_time(response.headers))):
-                    metadata = session.get("metadata", "") if isinstance(session, dict) else None
-                    if metadata in found:
-                        found[metadata].append(session)
+                    listed = session.get("metadata", "") if isinstance(session, dict) else None
+                    if listed in found:
+                        found[listed].append(session)
         except NgrokError as exc:
             self.module.fail("%s Nothing was sent." % explain("list", None, exc), exc, **result)
         result["listed_at"] = dates[0] if dates and dates[0] else None

@@ -101,8 +101,13 @@ tunnel_sessions:
       M(community.ngrok.ngrok_tunnel_session_info) returns it.
   returned: success
   type: dict
-  sample: {"web-01": {"id": "ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v", "metadata": "web-01", "ip": "203.0.113.10",
-           "credential": {"id": "cr_2hSHyTSIzoxrVOR0vRgfnBDNs4w"}, "started_at": "2025-09-04T10:11:27Z"}}
+  sample:
+    web-01:
+      id: ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v
+      metadata: web-01
+      ip: 203.0.113.10
+      credential: {"id": "cr_2hSHyTSIzoxrVOR0vRgfnBDNs4w"}
+      started_at: "2025-09-04T10:11:27Z"
 missing:
   description:
     - With O(skip_missing=true), the names whose agent is not connected (no session has its metadata), each with a

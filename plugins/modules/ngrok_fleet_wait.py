@@ -108,8 +108,13 @@ tunnel_sessions:
   description: The new session of each agent that reconnected, by name, as ngrok returns it.
   returned: success, and on failure with O(fail_on_timeout)
   type: dict
-  sample: {"web-01": {"id": "ts_2hSHz0Oc3k3Kwv8HPZTjx4TDNmy", "metadata": "web-01", "ip": "203.0.113.10",
-           "credential": {"id": "cr_2hSHyTSIzoxrVOR0vRgfnBDNs4w"}, "started_at": "2025-10-31T09:24:02Z"}}
+  sample:
+    web-01:
+      id: ts_2hSHz0Oc3k3Kwv8HPZTjx4TDNmy
+      metadata: web-01
+      ip: 203.0.113.10
+      credential: {"id": "cr_2hSHyTSIzoxrVOR0vRgfnBDNs4w"}
+      started_at: "2025-10-31T09:24:02Z"
 not_reconnected:
   description: The names whose agent did not reconnect by O(timeout), each with a message naming what was looked for.
   returned: success, and on failure with O(fail_on_timeout)

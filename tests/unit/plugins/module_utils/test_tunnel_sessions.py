@@ -134,7 +134,7 @@ def test_metadata_in_filters_stay_short_and_keep_every_value_in_order(size):
 
 
 def test_metadata_in_filters_empty():
-    assert metadata_in_filters([]) == []
+    assert not metadata_in_filters([])
 
 
 def test_same_agent_filter():
