@@ -58,7 +58,7 @@ notes:
   - Each page of up to 100 sessions is one API request. The agents are asked for in groups of at most 100 metadata
     values (fewer when they are long, so that the filter stays short enough for a URL), so finding N agents costs
     about N / 100 requests, and never one per agent.
-  - Check mode changes nothing here: the module reads in check mode too.
+  - The module changes nothing, and reads in check mode too.
 seealso:
   - module: community.ngrok.ngrok_fleet_wait
   - module: community.ngrok.ngrok_tunnel_session_restart

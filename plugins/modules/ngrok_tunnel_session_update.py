@@ -30,6 +30,7 @@ extends_documentation_fragment:
   - community.ngrok.api
   - community.ngrok.attributes
   - community.ngrok.attributes.actiongroup_all
+  - community.ngrok.tunnel_session_target
 attributes:
   check_mode:
     support: full
@@ -50,22 +51,9 @@ options:
     aliases:
       - session_id
       - tunnel_session_id
-  metadata:
-    description:
-      - The metadata of the agent to update, exactly (its C(agent.metadata) or C(--metadata), for example its host
-        name). Exactly one connected session must have it; the module then acts on that session.
-      - No matching session, or several, fail before anything is sent (but see O(skip_missing)).
-      - The session is then known before the update is sent, so an SSH session fails before
-        anything is sent, as in check mode.
-    type: str
-    version_added: "0.2.0"
-  skip_missing:
-    description:
-      - With O(metadata), when no connected agent has that metadata, succeed with RV(ignore:changed=false) and
-        RV(tunnel_session=null) instead of failing. Nothing is sent. Setting it with O(id) is an error.
-    type: bool
-    default: false
-    version_added: "0.2.0"
+notes:
+  - With O(metadata), the session is known before the update is sent, so an SSH session fails
+    before anything is sent, as in check mode.
 seealso:
   - module: community.ngrok.ngrok_tunnel_session_info
   - module: community.ngrok.ngrok_tunnel_session_restart
