@@ -16,7 +16,8 @@ options:
         name). Exactly one connected session must have it; the module then acts on that session.
       - No matching session, or several, fail before anything is sent (but see O(skip_missing)).
       - Give O(metadata) or O(id), not both.
-    type: str
+      - A string; a number is looked up as its text. A boolean, a list or a dict is refused before anything is sent.
+    type: raw
     version_added: "0.2.0"
   skip_missing:
     description:

@@ -27,6 +27,7 @@ from ansible_collections.community.ngrok.plugins.module_utils._module import (
     check_metadata,
     check_number,
     check_tunnel_session_id,
+    metadata_text,
     shown,
 )
 from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions import (
@@ -58,21 +59,12 @@ def usable_metadata(value) -> str:
     """The metadata that names one agent, from what a play gave; raise ValueError saying what is wrong.
 
     A number is looked up as its text. An empty string (or an omit placeholder that reached us as text) is
-    refused: an empty metadata would stand for every agent that has none. So are booleans, lists and dicts
-    (ansible-core 2.16 turns a string that looks like JSON into a dict: mark it ``!unsafe`` there).
+    refused: an empty metadata would stand for every agent that has none. So are booleans, lists and dicts.
     """
-    kinds = ((bool, "boolean"), (dict, "dict"), (list, "list"))
-    for kind, word in kinds:
-        if isinstance(value, kind):
-            raise ValueError("its agent metadata is a %s, not a string" % word)
-    if isinstance(value, (int, float)):
-        value = str(value)
-    if value is None or value == "" or (isinstance(value, str) and value.startswith(OMIT_PREFIX)):
-        raise ValueError("its agent metadata is empty")
-    if not isinstance(value, str):
-        raise ValueError("its agent metadata is a %s, not a string" % type(value).__name__)
+    if isinstance(value, str) and value.startswith(OMIT_PREFIX):
+        value = ""
     try:
-        return check_metadata(value)
+        return check_metadata(metadata_text(value))
     except ValueError as exc:
         raise ValueError("its agent %s" % exc) from None
 
@@ -157,8 +149,9 @@ class FleetLookup:
                 if self.params["skip_missing"]:
                     result["missing"][name] = missing + " Skipped (skip_missing)."
                 else:
-                    problems[name] = missing + (" Nothing was sent for %s. Set skip_missing=true to skip hosts whose "
-                                                "agent is not connected." % name)
+                    problems[name] = missing + (" Nothing was sent for %s. Set skip_missing=true (ngrok_skip_missing "
+                                                "with the restart_agents role and playbook) to skip hosts whose agent "
+                                                "is not connected." % name)
             elif len(sessions) > 1:
                 problems[name] = ("%d connected agents have metadata %s (%s): give each agent its own metadata. "
                                   "Nothing was sent for %s." % (len(sessions), shown(metadata), listed_ids(sessions),

@@ -72,7 +72,8 @@ def tunnel_session_target_argument_spec() -> dict:
     """
     return dict(
         id=tunnel_session_id_argument_spec(required=False),
-        metadata=dict(type="str"),
+        # raw: a list or a dict is refused as such (metadata_text), not looked up as its Python text
+        metadata=dict(type="raw"),
         skip_missing=dict(type="bool", default=False),
     )
 
@@ -171,6 +172,22 @@ def check_tunnel_session_id(value, option: str = "id") -> str:
                          "A tunnel session ID starts with 'ts_'" % (option, shown(value), other.group(1) + "_"))
     raise ValueError("%s %s is not a tunnel session ID: it must be 'ts_' followed by 27 letters and digits only, "
                      "such as ts_2hSHyTSIzoxrVOR0vRgfnBDNs4v" % (option, shown(value)))
+
+
+def metadata_text(value):
+    """The metadata a task gave, as text when it can be: a number is looked up as its text.
+
+    Raise ValueError for a boolean, a list or a dict: no agent metadata is one, and reading it as text would look
+    up something else. Anything else is returned as it is, for check_metadata.
+    """
+    for kind, word in ((bool, "a boolean"), (dict, "a dict"), (list, "a list")):
+        if isinstance(value, kind):
+            hint = (" (ansible-core before 2.19 turns text that looks like JSON into a dict when it templates it)"
+                    if kind is dict else "")
+            raise ValueError("metadata is %s, not a string%s" % (word, hint))
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
 
 
 def check_metadata(value) -> str:

@@ -27,6 +27,7 @@ from ansible_collections.community.ngrok.plugins.module_utils._module import (
     check_metadata,
     check_number,
     check_tunnel_session_id,
+    metadata_text,
     shown,
 )
 from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions import (
@@ -89,7 +90,7 @@ class TunnelSessionAction:
                     raise ValueError("skip_missing is only used with metadata: a session given by its id is never "
                                      "skipped")
             else:
-                check_metadata(metadata)
+                metadata = check_metadata(metadata_text(metadata))
             if params.get("wait"):
                 check_number("wait_timeout", params["wait_timeout"], 1, MAX_WAIT_TIMEOUT, " seconds")
                 check_number("wait_interval", params["wait_interval"], MIN_WAIT_INTERVAL, MAX_WAIT_INTERVAL,

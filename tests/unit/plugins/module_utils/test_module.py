@@ -21,6 +21,7 @@ from ansible_collections.community.ngrok.plugins.module_utils._module import (
     check_metadata,
     check_number,
     check_tunnel_session_id,
+    metadata_text,
     shown,
 )
 from ansible_collections.community.ngrok.plugins.modules import ngrok_tunnel_session_info
@@ -543,3 +544,21 @@ def test_module_argument_spec_is_merged_and_kwargs_passed():
             NgrokModule(argument_spec=dict(id=dict(type="str"), other=dict(type="str")),
                         mutually_exclusive=[("id", "other")])
     assert re.search(r"mutually exclusive: id\|other", info.value.result["msg"])
+
+
+@pytest.mark.parametrize("value, expected", [("web-01", "web-01"), (1234, "1234"), (1.5, "1.5"), ("", ""),
+                                             (None, None)])
+def test_metadata_text_keeps_text_and_turns_numbers_into_text(value, expected):
+    assert metadata_text(value) == expected
+
+
+@pytest.mark.parametrize("value, message", [
+    (True, "metadata is a boolean, not a string"),
+    (["web-01"], "metadata is a list, not a string"),
+    ({"host": "kiosk-b"}, "metadata is a dict, not a string (ansible-core before 2.19 turns text that looks like "
+                          "JSON into a dict when it templates it)"),
+])
+def test_metadata_text_refuses_what_no_metadata_is(value, message):
+    with pytest.raises(ValueError) as exc:
+        metadata_text(value)
+    assert str(exc.value) == message

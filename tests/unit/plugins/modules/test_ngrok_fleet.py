@@ -78,8 +78,8 @@ def test_a_number_is_looked_up_as_its_text(rsps):
 
 
 @pytest.mark.parametrize("metadata, problem", [
-    ("", "its agent metadata is empty"),
-    ("__omit_place_holder__0123abcd", "its agent metadata is empty"),
+    ("", "its agent metadata must not be empty"),
+    ("__omit_place_holder__0123abcd", "its agent metadata must not be empty"),
     (True, "its agent metadata is a boolean, not a string"),
     (["web-01"], "its agent metadata is a list, not a string"),
     ({"host": "web-01"}, "its agent metadata is a dict, not a string"),
@@ -132,8 +132,9 @@ def test_an_agent_not_connected(rsps, skip_missing):
         assert result["missing"]["web-04"].startswith(text) and result["problems"] == {}
     else:
         assert result["problems"]["web-04"].startswith(text) and result["missing"] == {}
-        assert result["problems"]["web-04"].endswith("Set skip_missing=true to skip hosts whose agent is not "
-                                                     "connected.")
+        assert result["problems"]["web-04"].endswith("Set skip_missing=true (ngrok_skip_missing with the "
+                                                     "restart_agents role and playbook) to skip hosts whose agent is "
+                                                     "not connected.")
 
 
 def test_a_session_without_metadata_never_matches(rsps):

@@ -254,3 +254,23 @@ def test_bad_input_fails_before_any_request(any_post, main, action, args, messag
     result = run_module_fail(main, args)
     assert message in result["msg"]
     assert len(any_post.calls) == 0
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES)
+@pytest.mark.parametrize("metadata, message", [
+    (["web-01"], "metadata is a list, not a string"),
+    ({"host": "web-01"}, "metadata is a dict, not a string"),
+    (False, "metadata is a boolean, not a string"),
+])
+def test_metadata_that_is_not_text_fails_before_any_request(any_post, main, action, metadata, message):
+    result = run_module_fail(main, {"metadata": metadata})
+    assert result["msg"].startswith(message)
+    assert len(any_post.calls) == 0
+
+
+@pytest.mark.parametrize("main, action", ACTION_MODULES)
+def test_metadata_given_as_a_number_is_looked_up_as_its_text(rsps, main, action):
+    rsps.get(LIST_URL, json=page(make_session(metadata="1234")))
+    rsps.post(LIST_URL + "/%s/%s" % (OLD_ID, action), status=204)
+    run_module_ok(main, {"metadata": 1234})
+    assert query(rsps.calls[0])["filter"] == ['obj.metadata == "1234"']
