@@ -5,6 +5,36 @@
 
 from __future__ import annotations
 
+import yaml
+
+#: The environment variables an inventory plugin reads for the connection options. (A module takes its
+#: fallbacks from its argument spec instead, and module docs have no env entries.)
+PLUGIN_ENV = {
+    "api_key": ["NGROK_API_KEY"],
+    "api_url": ["NGROK_API_URL"],
+    "rate_limit": ["NGROK_RATE_LIMIT"],
+    "rate_limit_window": ["NGROK_RATE_LIMIT_WINDOW"],
+}
+
+PLUGIN_NOTES = [
+    "Proxies are taken from the E(https_proxy), E(http_proxy), E(all_proxy) and E(no_proxy) environment variables, "
+    "as requests does.",
+    "Retries, rate limiting, TLS and proxies are explained in the "
+    "R(retries and faults guide,ansible_collections.community.ngrok.docsite.guide_retries_and_faults).",
+]
+
+
+def _plugin_documentation(documentation: str) -> str:
+    """The connection options for a plugin: the modules' text, written once above, with the env entries
+    that a plugin's options need, without the notes that only apply to modules, and with O(api_key)
+    checked by the plugin itself (so that a missing key gets the same message as in the modules)."""
+    doc = yaml.safe_load(documentation)
+    for name, variables in PLUGIN_ENV.items():
+        doc["options"][name]["env"] = [{"name": variable} for variable in variables]
+    doc["options"]["api_key"].pop("required", None)
+    doc["notes"] = PLUGIN_NOTES
+    return yaml.safe_dump(doc, sort_keys=False, width=120)
+
 
 class ModuleDocFragment:
     # The connection options of every community.ngrok module.
@@ -59,7 +89,8 @@ options:
     default: 120
   rate_limit:
     description:
-      - The most API requests, between V(0) and V(10000), that the modules on this machine send to the same
+      - The most API requests, between V(0) and V(10000), that community.ngrok's modules and inventory plugin on
+        this machine send to the same
         O(api_url) with the same O(api_key) per O(rate_limit_window) seconds. Set it to the rate limit of the ngrok
         account. All forks and runs share this budget, so a fleet sends at the limit and never above it.
         V(0) turns this pacing off. See the R(retries and faults guide,ansible_collections.community.ngrok.docsite.guide_retries_and_faults).
@@ -86,3 +117,6 @@ notes:
     R(retries and faults guide,ansible_collections.community.ngrok.docsite.guide_retries_and_faults)
     (C(docs/docsite/rst/guide_retries_and_faults.rst) in the collection).
 """
+
+    # The same options for an inventory plugin (community.ngrok.api.plugin): with env entries.
+    PLUGIN = _plugin_documentation(DOCUMENTATION)
