@@ -271,8 +271,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _fetch(self, params: dict, cel_filter: str | None) -> dict:
         """The tunnel sessions and the endpoints, as the API gives them: one request per page of 100."""
         client = new_client(params, warn=self.display.warning)
+        what = "tunnel sessions"
         try:
-            what = "tunnel sessions"
             sessions = list_sessions(client, cel_filter or None)
             what = "endpoints"
             endpoints = list_endpoints(client)
