@@ -2,7 +2,7 @@
 # Copyright (c) community.ngrok contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Local emulator of the ngrok API's TunnelSessions resource (test tool, stdlib only).
+"""Local emulator of the ngrok API's TunnelSessions and Endpoints resources (test tool, stdlib only).
 
 Run ``python3 ngrok_emulator.py --help`` for the CLI, see README.md beside this file for
 the API behaviour and the ``/_emulator/`` control API.  Importable: ``Emulator`` is the
