@@ -901,7 +901,7 @@ def test_endpoints_restart_gives_a_new_random_address_unless_reserved(emu):
     reserved = {"proto": "tcp", "upstream_url": "22", "url": "tcp://127.0.0.1:2222"}
     session = add(emu, {"metadata": "box", "endpoints": [SSH_SPEC, reserved]})[0]
     before = {e["upstream_url"]: e for e in list_all_endpoints(emu)[0]}
-    for _ in range(5):  # five restarts: a random address could repeat once, not five times
+    for dummy in range(5):  # five restarts: a random address could repeat once, not five times
         assert request(emu, "POST", "/tunnel_sessions/%s/restart" % session["id"]).status == 204
         session = request(emu, "GET", "/tunnel_sessions").json["tunnel_sessions"][0]
         after = {e["upstream_url"]: e for e in list_all_endpoints(emu)[0]}
@@ -924,8 +924,8 @@ def test_endpoints_of_a_stopped_agent_disappear_and_cloud_endpoints_have_no_sess
     assert items[0]["type"] == "cloud" and "tunnel_session" not in items[0] and "upstream_url" not in items[0]
     assert control(emu, "POST", "endpoints", [{"name": "no url"}]).status == 400
     assert control(emu, "POST", "sessions", [{"endpoints": [{"proto": "tcp"}]}]).status == 400
-    assert control(emu, "POST", "sessions", [{"endpoints": [{"proto": "tcp", "upstream_url": "22",
-                                                              "url": "https://x"}]}]).status == 400
+    https_url_on_tcp = {"proto": "tcp", "upstream_url": "22", "url": "https://x"}
+    assert control(emu, "POST", "sessions", [{"endpoints": [https_url_on_tcp]}]).status == 400
 
 
 def test_endpoints_paging_limit_and_filter(emu):

@@ -131,8 +131,8 @@ def test_host_vars_take_ssh_from_the_tcp_endpoint_to_22_only():
     assert (variables["ansible_host"], variables["ansible_port"]) == ("0.tcp.ngrok.io", 12345)
     assert variables["ngrok_ssh_url"] == "tcp://0.tcp.ngrok.io:12345"
     assert [e["proto"] for e in variables["ngrok_endpoints"]] == ["https", "tcp", "tcp"]
-    assert set(variables["ngrok_endpoints"][0]) == {"id", "type", "proto", "url", "hostport", "upstream_url",
-                                                     "bindings"}
+    assert set(variables["ngrok_endpoints"][0]) == {
+        "id", "type", "proto", "url", "hostport", "upstream_url", "bindings"}
     assert variables["ngrok_credential_id"] == "cr_%027d" % 1
     assert variables["ngrok_metadata"] == "box"
 
