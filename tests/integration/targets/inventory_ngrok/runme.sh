@@ -27,6 +27,9 @@ trap cleanup EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 check() { "$PYTHON" "$HERE/check.py" "$@"; }
+# flat FILE: FILE on one line. ansible-core 2.16 wraps warnings at the terminal width (at spaces and after
+# hyphens); this undoes that, so that a message is found whatever its width.
+flat() { tr '\n' ' ' <"$1" | sed -e 's/  */ /g' -e 's/- /-/g'; }
 
 # ---- the SSH server that stands for a device behind NAT
 mkdir "$WORK/ssh"
@@ -102,8 +105,8 @@ YML
 # ---- 1. the full listing: 230 hosts from 3 pages of sessions and 5 of endpoints (2 per agent, 2 cloud)
 ansible-inventory -i "$WORK/all.ngrok.yml" --list >"$WORK/all.json" 2>"$WORK/all.err"
 check full "$WORK/all.json" "$SSH_PORT" 230
-grep -q "2 agents are named 'dup-box'" "$WORK/all.err" || { cat "$WORK/all.err"; fail "no warning about the duplicates"; }
-echo "duplicates: warned: $(grep -o "2 agents are named 'dup-box'[^;]*" "$WORK/all.err")"
+flat "$WORK/all.err" | grep -q "2 agents are named 'dup-box'" || { cat "$WORK/all.err"; fail "no warning about the duplicates"; }
+echo "duplicates: warned: $(flat "$WORK/all.err" | grep -o "2 agents are named 'dup-box'[^;]*")"
 check requests "$EMULATOR_URL" 3 5
 
 # ---- 2. filter: sent to the API, which only lists the matching sessions (1 page of each list)
@@ -138,13 +141,15 @@ WRONG="ngrok-inventory-WRONG-$("$PYTHON" -c 'import secrets; print(secrets.token
 status=0
 NGROK_API_KEY=$WRONG ansible-inventory -i "$WORK/all.ngrok.yml" --list >"$WORK/wrong.out" 2>"$WORK/wrong.err" || status=$?
 [[ $status -ne 0 ]] || fail "a wrong key did not fail ansible-inventory"
-grep -q "HTTP 401 ERR_NGROK_203" "$WORK/wrong.err" || { cat "$WORK/wrong.err"; fail "no HTTP status and error code"; }
-grep -q "operation ID op_" "$WORK/wrong.err" || fail "no operation ID"
+flat "$WORK/wrong.err" | grep -q "HTTP 401 ERR_NGROK_203" || { cat "$WORK/wrong.err"; fail "no HTTP status and error code"; }
+flat "$WORK/wrong.err" | grep -q "operation ID op_" || { cat "$WORK/wrong.err"; fail "no operation ID"; }
 ! grep -q "Traceback" "$WORK/wrong.err" || fail "a traceback"
-! grep -q -e "${WRONG#ngrok-inventory-WRONG-}" -e "$KEY_RANDOM" "$WORK/wrong.err" "$WORK/wrong.out" || fail "the key is in the output"
+for out in wrong.err wrong.out; do
+    ! flat "$WORK/$out" | grep -q -e "${WRONG#ngrok-inventory-WRONG-}" -e "$KEY_RANDOM" || fail "the key is in $out"
+done
 NGROK_API_KEY=$WRONG ansible-inventory -vvvv -i "$WORK/all.ngrok.yml" --list >"$WORK/wrong4.out" 2>&1 || true
-! grep -q -e "${WRONG#ngrok-inventory-WRONG-}" "$WORK/wrong4.out" || fail "the key is in the -vvvv output"
-echo "wrong key: $(grep -o 'HTTP 401 ERR_NGROK_203[^(]*(operation ID op_[0-9A-Za-z]*)' "$WORK/wrong.err" | head -1)"
+! flat "$WORK/wrong4.out" | grep -q -e "${WRONG#ngrok-inventory-WRONG-}" || fail "the key is in the -vvvv output"
+echo "wrong key: $(flat "$WORK/wrong.err" | grep -o 'HTTP 401 ERR_NGROK_203[^(]*(operation ID op_[0-9A-Za-z]*)' | head -1)"
 check clear "$EMULATOR_URL"
 
 # ---- 5. unsafe: templates in metadata never run, in ansible-inventory nor in a play that uses them.
