@@ -160,7 +160,7 @@ ANSIBLE_INVENTORY_ENABLED=host_list ansible localhost -i localhost, -c local -m 
 ansible-inventory -i "$WORK/all.ngrok.yml" --graph >/dev/null 2>&1
 ansible-inventory -i "$WORK/all.ngrok.yml" --host internal-box >/dev/null 2>&1
 ansible-playbook -i "$WORK/all.ngrok.yml" "$HERE/play.yml" >"$WORK/play.out" 2>&1 || { cat "$WORK/play.out"; fail "play.yml failed"; }
-grep -q "ok=3" "$WORK/play.out" || { cat "$WORK/play.out"; fail "play.yml did not run its tasks on the suspicious hosts"; }
+grep -q "ok=4" "$WORK/play.out" || { cat "$WORK/play.out"; fail "play.yml did not run its tasks on the suspicious hosts"; }
 if compgen -G "$WORK/pwned-*" >/dev/null; then fail "a template in an agent's metadata ran: $(ls "$WORK"/pwned-*)"; fi
 echo "unsafe: the templates in the metadata of 2 agents did not run (ansible-inventory --list/--graph/--host, a play)"
 
