@@ -76,10 +76,12 @@ seealso:
 """
 
 EXAMPLES = r"""
+---
 # demo.ngrok.yml: every connected agent; SSH through its TCP endpoint to port 22.
 # The API key comes from the NGROK_API_KEY environment variable.
 plugin: community.ngrok.ngrok
 
+---
 # kiosks.ngrok.yml: only Linux agents in Europe, named by the "host" key of their JSON metadata,
 # grouped by OS and by the "site" key of their metadata, with a cache of 10 minutes.
 plugin: community.ngrok.ngrok
@@ -206,7 +208,7 @@ def host_vars(session: dict, endpoints: list, ssh_port: int) -> dict:
     return variables
 
 
-class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):  # pylint: disable=too-many-ancestors
     """The connected ngrok agents as hosts (see DOCUMENTATION)."""
 
     NAME = "community.ngrok.ngrok"

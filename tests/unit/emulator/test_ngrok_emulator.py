@@ -881,7 +881,7 @@ def test_endpoints_agent_shape_and_link_to_its_session(emu):
         SSH_SPEC, {"proto": "https", "upstream_url": "http://localhost:80", "name": "web"}]})[0]
     items, pages = list_all_endpoints(emu)
     assert pages == 1 and len(items) == 2
-    web, ssh = items  # newest first
+    web, ssh = items[0], items[1]  # newest first
     assert web["proto"] == "https" and web["url"].startswith("https://") and web["name"] == "web"
     assert ssh["proto"] == "tcp" and re.match(r"^tcp://\d\.tcp\.ngrok\.io:\d+$", ssh["url"])
     assert ssh["hostport"] == ssh["url"][len("tcp://"):] and ssh["public_url"] == ssh["url"]
