@@ -218,6 +218,36 @@ def check_number(name: str, value, minimum, maximum, unit: str = "") -> None:
         raise ValueError("%s must be between %s and %s%s; got %s" % (name, minimum, maximum, unit, value))
 
 
+def check_connection(params: dict) -> None:
+    """Check the connection options in ``params`` (normalising ``api_url`` in place) before any request.
+
+    Raises ValueError saying what to fix. Shared by the modules and the inventory plugin.
+    """
+    check_api_key(params["api_key"])
+    params["api_url"] = check_api_url(params["api_url"])
+    check_ca_path(params["ca_path"])
+    check_number("timeout", params["timeout"], MIN_TIMEOUT, MAX_TIMEOUT, " seconds")
+    check_number("retries", params["retries"], 0, MAX_RETRIES)
+    check_number("rate_limit_timeout", params["rate_limit_timeout"], 0, MAX_TIMEOUT, " seconds")
+    check_number("rate_limit", params["rate_limit"], 0, MAX_RATE_LIMIT, " requests (0 turns pacing off)")
+    check_number("rate_limit_window", params["rate_limit_window"], MIN_TIMEOUT, MAX_TIMEOUT, " seconds")
+
+
+def new_client(params: dict, warn) -> NgrokClient:
+    """The client for checked connection options, paced in the budget that every community.ngrok
+    module and plugin on this machine shares (``warn`` reports a record that cannot be used)."""
+    return NgrokClient(
+        api_key=params["api_key"],
+        api_url=params["api_url"],
+        validate_certs=params["validate_certs"],
+        ca_path=params["ca_path"],
+        timeout=params["timeout"],
+        retries=params["retries"],
+        rate_limit_timeout=params["rate_limit_timeout"],
+        pacer=Pacer(params["api_url"], params["api_key"], params["rate_limit"], params["rate_limit_window"], warn=warn),
+    )
+
+
 def _scrubbed(value, secret):
     """A copy of ``value`` with every string in it (in dicts and lists, at any depth) scrubbed of pieces of
     ``secret``. Not recursive: an answer may nest its JSON deeper than Python's recursion limit allows."""
@@ -258,14 +288,7 @@ class NgrokModule:
 
     def validate_connection(self) -> None:
         try:
-            check_api_key(self.params["api_key"])
-            self.params["api_url"] = check_api_url(self.params["api_url"])
-            check_ca_path(self.params["ca_path"])
-            check_number("timeout", self.params["timeout"], MIN_TIMEOUT, MAX_TIMEOUT, " seconds")
-            check_number("retries", self.params["retries"], 0, MAX_RETRIES)
-            check_number("rate_limit_timeout", self.params["rate_limit_timeout"], 0, MAX_TIMEOUT, " seconds")
-            check_number("rate_limit", self.params["rate_limit"], 0, MAX_RATE_LIMIT, " requests (0 turns pacing off)")
-            check_number("rate_limit_window", self.params["rate_limit_window"], MIN_TIMEOUT, MAX_TIMEOUT, " seconds")
+            check_connection(self.params)
         except ValueError as exc:
             self.fail(str(exc))
 
@@ -274,17 +297,7 @@ class NgrokModule:
         client = self._client
         if client is None:
             self.validate_connection()
-            client = self._client = NgrokClient(
-                api_key=self.params["api_key"],
-                api_url=self.params["api_url"],
-                validate_certs=self.params["validate_certs"],
-                ca_path=self.params["ca_path"],
-                timeout=self.params["timeout"],
-                retries=self.params["retries"],
-                rate_limit_timeout=self.params["rate_limit_timeout"],
-                pacer=Pacer(self.params["api_url"], self.params["api_key"], self.params["rate_limit"],
-                            self.params["rate_limit_window"], warn=self.warn),
-            )
+            client = self._client = new_client(self.params, warn=self.warn)
         return client
 
     # fail_json() and exit_json() exit; not every ansible-core version annotates them NoReturn.

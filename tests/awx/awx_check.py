@@ -18,7 +18,14 @@ Checks, each printed as PASS/FAIL, then ``N passed, N failed``:
    and the credential injected as env vars (``env/envvars``); the job is
    successful and the emulator saw exactly one restart per host;
 3. the API key appears nowhere in the job's stdout, events or artifacts;
-4. the installed collection declares its Python requirements for execution
+4. an inventory source "Sourced from a Project": ansible-runner runs
+   ``ansible-inventory -i PROJECT/kiosks.ngrok.yml --list --export --output FILE
+   --playbook-dir PROJECT`` as AWX runs an inventory update, with the credential
+   injected as env vars, ANSIBLE_INVENTORY_UNPARSED_FAILED set and the collection
+   only in the project's ``collections/`` folder: every agent is a host with its
+   ``ansible_host``/``ansible_port``, the key is nowhere in the output, and a wrong
+   key fails the update with HTTP 401 and ngrok's error code;
+5. the installed collection declares its Python requirements for execution
    environments (``meta/execution-environment.yml`` naming ``requirements.txt``),
    and ``ansible-builder introspect`` reports exactly one: ``requests``, no system
    requirement; ``ansible-builder create`` builds a context from
@@ -40,6 +47,7 @@ import sys
 import tempfile
 import urllib.request
 
+import ansible_runner
 import yaml
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -73,7 +81,9 @@ def emulator_get(url, path):
 
 def start_emulator(workdir, key):
     port_file = os.path.join(workdir, "emulator.json")
+    # Each agent also serves SSH through a TCP endpoint, for the inventory source.
     subprocess.run([sys.executable, EMULATOR, "--background", "--port", "0", "--agents", str(len(HOSTS)),
+                    "--agent-endpoint", "tcp,tcp://localhost:22",
                     "--reconnect-delay", "0.2", "--api-key", key, "--idle-timeout", "120",
                     "--port-file", port_file, "--log-file", os.path.join(workdir, "emulator.log")],
                    check=True, stdout=subprocess.DEVNULL)
@@ -157,6 +167,66 @@ def run_job(workdir, collections_path):
                     leaks.append(os.path.relpath(os.path.join(top, name), artifacts))
         check("ansible-runner: the API key is in no job output or artifact", not leaks and key not in proc.stdout,
               "found in %s" % leaks)
+    finally:
+        stop_emulator(url)
+
+
+def update_inventory(workdir, name, envvars, project):
+    """An AWX inventory update of a source "Sourced from a Project": ansible-inventory through ansible-runner.
+
+    Returns (rc, the inventory written to --output or None, everything printed).
+    """
+    data = os.path.join(workdir, "inventory-" + name)
+    output = os.path.join(data, "output.json")
+    os.makedirs(data)
+    out, err, rc = ansible_runner.run_command(
+        executable_cmd="ansible-inventory",
+        cmdline_args=["-i", os.path.join(project, "kiosks.ngrok.yml"), "--list", "--export", "--output", output,
+                      "--playbook-dir", project],
+        envvars=envvars, private_data_dir=data, quiet=True)
+    inventory = None
+    if os.path.exists(output):
+        with open(output, encoding="utf-8") as handle:
+            inventory = json.load(handle)
+    printed = "%s\n%s" % (out or "", err or "")
+    for top, dummy_dirs, files in os.walk(os.path.join(data, "artifacts")):
+        for file_name in files:
+            if file_name != "command":  # runner's record of the environment it was handed (AWX masks it)
+                printed += _read(os.path.join(top, file_name))
+    return rc, inventory, printed
+
+
+def run_inventory_source(workdir, collections_path):
+    key = "awx-secret-" + secrets.token_hex(12)
+    url = start_emulator(workdir, key)
+    try:
+        env, dummy = render_injectors({"api_key": key, "api_url": url})
+        project = os.path.join(workdir, "inventory-project")
+        shutil.copytree(os.path.join(collections_path, "ansible_collections"),
+                        os.path.join(project, "collections", "ansible_collections"))
+        with open(os.path.join(project, "kiosks.ngrok.yml"), "w", encoding="utf-8") as handle:
+            handle.write("---\nplugin: community.ngrok.ngrok\nkeyed_groups:\n  - key: ngrok_os\n    prefix: os\n")
+        empty = os.path.join(workdir, "no-collections-inventory")
+        os.makedirs(empty)
+        # what AWX sets for an inventory update, and the credential's injected variables
+        base = {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "True", "ANSIBLE_COLLECTIONS_PATH": empty,
+                "ANSIBLE_NOCOLOR": "1"}
+        rc, inventory, printed = update_inventory(workdir, "ok", dict(base, **env), project)
+        hostvars = (inventory or {}).get("_meta", {}).get("hostvars", {})
+        check("inventory source: ansible-inventory --list --export succeeds (rc %s)" % rc,
+              rc == 0 and inventory is not None, printed[-3000:])
+        check("inventory source: every agent is a host in the groups ngrok and os_linux",
+              sorted(hostvars) == list(HOSTS) and sorted(inventory["ngrok"]["hosts"]) == list(HOSTS)
+              and sorted(inventory["os_linux"]["hosts"]) == list(HOSTS), repr(sorted(inventory or {})))
+        check("inventory source: each host has ansible_host and ansible_port from its TCP endpoint",
+              all(hv.get("ansible_host") and hv.get("ansible_port") for hv in hostvars.values()), repr(hostvars)[:500])
+        check("inventory source: the API key is in no output", key not in printed and key not in json.dumps(inventory))
+        wrong = dict(base, **env)
+        wrong["NGROK_API_KEY"] = "awx-wrong-" + secrets.token_hex(12)
+        rc, inventory, printed = update_inventory(workdir, "wrong", wrong, project)
+        check("inventory source: a wrong key fails the update with HTTP 401 ERR_NGROK_203 (rc %s)" % rc,
+              rc != 0 and "HTTP 401 ERR_NGROK_203" in printed and wrong["NGROK_API_KEY"] not in printed,
+              printed[-2000:])
     finally:
         stop_emulator(url)
 
@@ -258,6 +328,7 @@ def main():
     try:
         check_credential_type()
         run_job(workdir, collections_path)
+        run_inventory_source(workdir, collections_path)
         check_builder(workdir, collections_path)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

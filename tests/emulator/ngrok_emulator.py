@@ -2,7 +2,7 @@
 # Copyright (c) community.ngrok contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Local emulator of the ngrok API's TunnelSessions resource (test tool, stdlib only).
+"""Local emulator of the ngrok API's TunnelSessions and Endpoints resources (test tool, stdlib only).
 
 Run ``python3 ngrok_emulator.py --help`` for the CLI, see README.md beside this file for
 the API behaviour and the ``/_emulator/`` control API.  Importable: ``Emulator`` is the
@@ -143,6 +143,19 @@ class CelError(ValueError):
 
 FILTER_FIELDS = ("id", "metadata", "agent_version", "ip", "os", "region", "started_at", "credential")
 _STRING_FIELDS = frozenset(("id", "metadata", "agent_version", "ip", "os", "region"))
+#: GET /endpoints filters over these (ngrok's list; ``tunnel_session`` is not filterable). The emulator
+#: types them as: strings, ``created_at`` a timestamp, ``pooling_enabled`` a bool; ``principal`` (an
+#: object, ``principal.id``) is not supported by the emulator.
+ENDPOINT_FILTER_FIELDS = ("id", "created_at", "description", "metadata", "principal.id", "type", "binding", "url",
+                          "pooling_enabled", "scheme", "region", "name")
+_ENDPOINT_STRING_FIELDS = frozenset(("id", "description", "metadata", "type", "binding", "url", "scheme", "region",
+                                     "name"))
+#: resource -> (string fields, timestamp fields, bool fields, has credential, field list for messages)
+_SCHEMAS = {
+    "tunnel_sessions": (_STRING_FIELDS, frozenset(("started_at",)), frozenset(), True, FILTER_FIELDS),
+    "endpoints": (_ENDPOINT_STRING_FIELDS, frozenset(("created_at",)), frozenset(("pooling_enabled",)), False,
+                  ENDPOINT_FILTER_FIELDS),
+}
 
 _CEL_TOKEN_RE = re.compile(r"\s+|(?P<num>\d+)|(?P<ident>[A-Za-z_][A-Za-z0-9_]*)|(?P<quote>[\"'])"
                            r"|(?P<op>&&|\|\||==|!=|<=|>=|[<>!.,()\[\]-])")
@@ -386,7 +399,7 @@ def _cmp_mode(op, left, right):
     raise CelError("no matching overload for '%s' applied to (%s, %s)" % (op, left, right))
 
 
-def _check(node):
+def _check(node, schema="tunnel_sessions"):
     kind = node[0]
     if kind == "lit":
         value = node[1]
@@ -394,23 +407,26 @@ def _check(node):
             return "bool"
         return "int" if isinstance(value, int) else "string"
     if kind == "list":
-        types = {_check(item) for item in node[1]}
+        types = {_check(item, schema) for item in node[1]}
         return "list(%s)" % types.pop() if len(types) == 1 else "list"
     if kind == "ident":
         if node[1] == "obj":
             return "obj"
         raise CelError("undeclared reference to '%s' (use obj.<field>)" % node[1])
     if kind == "select":
-        target = _check(node[1])
+        target = _check(node[1], schema)
         field = node[2]
         if target == "obj":
-            if field in _STRING_FIELDS:
+            strings, timestamps, bools, credential, fields = _SCHEMAS[schema]
+            if field in strings:
                 return "string"
-            if field == "started_at":
+            if field in timestamps:
                 return "timestamp"
-            if field == "credential":
+            if field in bools:
+                return "bool"
+            if field == "credential" and credential:
                 return "credential"
-            raise CelError("unknown field '%s'; filterable fields: %s" % (field, ", ".join(FILTER_FIELDS)))
+            raise CelError("unknown field '%s'; filterable fields: %s" % (field, ", ".join(fields)))
         if target == "credential":
             if field in ("id", "uri"):
                 return "string"
@@ -422,18 +438,18 @@ def _check(node):
             if target is not None:
                 if args:
                     raise CelError("size() takes no arguments when called as a method")
-                arg_type = _check(target)
+                arg_type = _check(target, schema)
             else:
                 if len(args) != 1:
                     raise CelError("size() takes exactly one argument")
-                arg_type = _check(args[0])
+                arg_type = _check(args[0], schema)
             if arg_type != "string" and not arg_type.startswith("list"):
                 raise CelError("no matching overload for size(%s)" % arg_type)
             return "int"
         if name == "timestamp" and target is None:
             if len(args) != 1:
                 raise CelError("timestamp() takes exactly one argument")
-            arg_type = _check(args[0])
+            arg_type = _check(args[0], schema)
             if arg_type == "timestamp":
                 return "timestamp"
             if arg_type != "string":
@@ -448,24 +464,24 @@ def _check(node):
             raise CelError("unknown method '%s'" % name)
         raise CelError("unknown function '%s'" % name)
     if kind == "not":
-        if _check(node[1]) != "bool":
+        if _check(node[1], schema) != "bool":
             raise CelError("'!' needs a bool operand")
         return "bool"
     if kind == "neg":
-        if _check(node[1]) != "int":
+        if _check(node[1], schema) != "int":
             raise CelError("'-' needs an int operand")
         return "int"
     if kind in ("and", "or"):
         for side in (node[1], node[2]):
-            if _check(side) != "bool":
+            if _check(side, schema) != "bool":
                 raise CelError("'%s' needs bool operands" % ("&&" if kind == "and" else "||"))
         return "bool"
     if kind == "cmp":
-        _cmp_mode(node[1], _check(node[2]), _check(node[3]))
+        _cmp_mode(node[1], _check(node[2], schema), _check(node[3], schema))
         return "bool"
     if kind == "in":
-        item_type = _check(node[1])
-        list_type = _check(node[2])
+        item_type = _check(node[1], schema)
+        list_type = _check(node[2], schema)
         if not list_type.startswith("list"):
             raise CelError("right side of 'in' must be a list, e.g. obj.os in [\"linux\", \"darwin\"]")
         if list_type != "list" and list_type != "list(%s)" % item_type:
@@ -555,12 +571,12 @@ def _eval(node, obj):
 
 
 @functools.lru_cache(maxsize=256)
-def _compile_cached(text):
+def _compile_cached(text, schema="tunnel_sessions"):
     if len(text) > MAX_FILTER_LEN:
         raise CelError("expression longer than %d characters" % MAX_FILTER_LEN)
     try:
         node = _CelParser(text).parse()
-        typ = _check(node)
+        typ = _check(node, schema)
     except RecursionError:
         raise CelError("expression nested too deeply") from None
     if typ != "bool":
@@ -568,13 +584,14 @@ def _compile_cached(text):
     return node
 
 
-def compile_filter(text):
+def compile_filter(text, schema="tunnel_sessions"):
     """Compile a CEL filter; returns ``predicate(obj_dict) -> bool``. Raises CelError.
 
     ``obj_dict`` maps the filterable fields to values; ``started_at`` and ``credential``
-    must be the values produced by ``_filter_view`` (the emulator builds them).
+    must be the values produced by ``_filter_view`` (the emulator builds them). ``schema`` is
+    ``tunnel_sessions`` or ``endpoints``: the fields of that list.
     """
-    node = _compile_cached(text)
+    node = _compile_cached(text, schema)
 
     def predicate(obj):
         return _eval(node, obj) is True
@@ -684,14 +701,84 @@ def _failure(spec, field):
 
 SPEC_FIELDS = frozenset((
     "id", "agent_id", "metadata", "os", "ip", "region", "agent_version", "credential_id", "started_at", "transport",
-    "reconnect", "reconnect_delay", "restart_on_stop", "fail_restart", "fail_stop", "fail_update", "update_to"))
+    "reconnect", "reconnect_delay", "restart_on_stop", "fail_restart", "fail_stop", "fail_update", "update_to",
+    "endpoints"))
+#: What an agent's endpoint spec may hold (``endpoints`` of a session spec).
+ENDPOINT_SPEC_FIELDS = frozenset(("proto", "upstream_url", "url", "name", "bindings", "description", "metadata"))
+ENDPOINT_PROTOS = ("tcp", "http", "https", "tls")
+#: What a cloud endpoint spec may hold (``POST /_emulator/endpoints``).
+CLOUD_ENDPOINT_SPEC_FIELDS = frozenset(("url", "name", "bindings", "description", "metadata"))
+
+
+def _check_endpoint_spec(spec, known, index):
+    """Validate one endpoint spec; return it normalised (``bindings`` defaults to ``["public"]``)."""
+    where = "endpoints[%d]" % index
+    if not isinstance(spec, dict):
+        raise ControlError(400, "%s must be an object" % where)
+    unknown = set(spec) - known
+    if unknown:
+        raise ControlError(400, "%s: unknown fields %s (known: %s)" % (where, sorted(unknown), ", ".join(sorted(known))))
+    for field in ("proto", "upstream_url", "url", "name", "description", "metadata"):
+        if spec.get(field) is not None and not isinstance(spec[field], str):
+            raise ControlError(400, "%s.%s must be a string" % (where, field))
+    bindings = spec.get("bindings", ["public"])
+    if not isinstance(bindings, list) or not bindings or not all(isinstance(b, str) and b for b in bindings):
+        raise ControlError(400, "%s.bindings must be a non-empty list of strings" % where)
+    out = dict(spec)
+    out["bindings"] = list(bindings)
+    if "proto" in known:
+        proto = spec.get("proto")
+        if proto not in ENDPOINT_PROTOS:
+            raise ControlError(400, "%s.proto must be one of %s" % (where, ", ".join(ENDPOINT_PROTOS)))
+        if not spec.get("upstream_url"):
+            raise ControlError(400, "%s.upstream_url is required (e.g. tcp://localhost:22, localhost:22, 22)" % where)
+    url = spec.get("url")
+    if url is not None:
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        proto = spec.get("proto")
+        wanted = {"tcp": ("tcp",), "tls": ("tls",), "http": ("http", "https"), "https": ("http", "https")}.get(
+            proto, ("http", "https", "tcp", "tls"))
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise ControlError(400, "%s.url %r is not a valid URL" % (where, url)) from None
+        if scheme not in wanted or not parts.hostname or (scheme == "tcp" and port is None):
+            raise ControlError(400, "%s.url %r must be a %s URL with a host%s" % (
+                where, url, " or ".join(s + "://" for s in wanted), " and a port" if scheme == "tcp" else ""))
+    elif "proto" not in known:
+        raise ControlError(400, "%s.url is required for a cloud endpoint" % where)
+    return out
+
+
+def _random_url(proto):
+    """A new public address, as ngrok gives an endpoint without a reserved one."""
+    if proto == "tcp":
+        return "tcp://%d.tcp.ngrok.io:%d" % (secrets.randbelow(9), 10000 + secrets.randbelow(20000))
+    host = "%s.ngrok-free.app" % secrets.token_hex(6)
+    return ("tls://%s:443" if proto == "tls" else "https://%s") % host
+
+
+def _endpoint_record(endpoint_id, created, kind, spec, url, session_id=None, region="us"):
+    """An endpoint as the emulator keeps it (turned into ngrok's JSON by ``_endpoint_json``)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or {"http": 80, "https": 443, "tls": 443}.get(scheme)
+    proto = spec.get("proto") or scheme
+    return {"id": endpoint_id, "type": kind, "proto": proto, "url": url, "scheme": scheme,
+            "hostport": "%s:%s" % (parts.hostname, port), "upstream_url": spec.get("upstream_url"),
+            "name": spec.get("name") or ("command_line" if kind == "agent" else ""),
+            "description": spec.get("description") or "", "metadata": spec.get("metadata") or "",
+            "bindings": list(spec.get("bindings") or ["public"]), "created_at": created,
+            "created_text": format_rfc3339(created), "session_id": session_id, "region": region,
+            "tunnel_id": new_id("tn") if session_id else None, "filter_view": None}
 
 
 class _Agent:
     __slots__ = ("agent_id", "metadata", "os", "ip", "region", "agent_version", "credential_id", "transport",
                  "reconnect", "reconnect_delay", "restart_on_stop", "fail_restart", "fail_stop", "fail_update",
                  "update_to", "session_id", "started_at", "started_text", "history", "state",
-                 "gen", "due", "filter_view", "updated_to", "updated_at")
+                 "gen", "due", "filter_view", "updated_to", "updated_at", "endpoint_specs", "endpoints")
 
     def __init__(self, agent_id):
         self.agent_id = agent_id
@@ -719,6 +806,8 @@ class _Agent:
         self.filter_view = None
         self.updated_to = None  # the version an accepted update installed; it runs after the next reconnect
         self.updated_at = None
+        self.endpoint_specs = []  # what the agent serves; each connect makes new endpoints of them
+        self.endpoints = []  # the endpoint records of the current session
 
     def as_info(self, now):
         info = {"agent_id": self.agent_id, "metadata": self.metadata, "os": self.os, "state": self.state,
@@ -756,6 +845,8 @@ class State:
         self.agent_seq = 0
         self.heap_seq = 0
         self.ip_seq = 0
+        self.endpoints = {}  # endpoint id -> record: agent endpoints of connected sessions, and cloud endpoints
+        self.endpoint_ids = []  # sorted
 
     def reset(self):
         with self.lock:
@@ -788,6 +879,69 @@ class State:
         agent.filter_view = None
         self.sessions[session_id] = agent
         bisect.insort(self.sorted_ids, session_id)
+        agent.endpoints = []
+        for spec in agent.endpoint_specs:
+            # a reserved address (url given) stays; any other is new at every connect, as after a restart
+            record = _endpoint_record(self.ids.new("ep", started.timestamp(), monotonic=True), started, "agent", spec,
+                                      spec.get("url") or _random_url(spec["proto"]), session_id, agent.region)
+            agent.endpoints.append(record)
+            self._index_endpoint(record)
+
+    def _index_endpoint(self, record):
+        self.endpoints[record["id"]] = record
+        bisect.insort(self.endpoint_ids, record["id"])
+
+    def _unindex_endpoint(self, record):
+        if self.endpoints.pop(record["id"], None) is not None:
+            idx = bisect.bisect_left(self.endpoint_ids, record["id"])
+            if idx < len(self.endpoint_ids) and self.endpoint_ids[idx] == record["id"]:
+                del self.endpoint_ids[idx]
+
+    def add_cloud_endpoints(self, specs, now=None):
+        """Cloud endpoints (no tunnel session), from specs validated first, all or nothing. Returns their records."""
+        if now is None:
+            now = time.time()
+        if isinstance(specs, dict):
+            specs = [specs]
+        if not isinstance(specs, list):
+            raise ControlError(400, "expected a list of cloud endpoint specs")
+        checked = [_check_endpoint_spec(spec, CLOUD_ENDPOINT_SPEC_FIELDS, i) for i, spec in enumerate(specs)]
+        created = []
+        with self.lock:
+            for spec in checked:
+                record = _endpoint_record(self.ids.new("ep", now), _utc(now).replace(microsecond=0), "cloud", spec,
+                                          spec["url"])
+                self._index_endpoint(record)
+                created.append(record)
+        return created
+
+    def list_endpoints_page(self, before_id, limit, predicate, now):
+        self._materialize(now)
+        ids = self.endpoint_ids
+        end = bisect.bisect_left(ids, before_id) if before_id is not None else len(ids)
+        page = []
+        more = False
+        for idx in range(end - 1, -1, -1):
+            record = self.endpoints[ids[idx]]
+            if predicate is not None and not predicate(self._endpoint_filter_view(record)):
+                continue
+            if len(page) == limit:
+                more = True
+                break
+            page.append(record)
+        return page, more
+
+    @staticmethod
+    def _endpoint_filter_view(record):
+        view = record["filter_view"]
+        if view is None:
+            view = record["filter_view"] = {
+                "id": record["id"], "created_at": record["created_at"], "description": record["description"],
+                "metadata": record["metadata"], "type": record["type"], "binding": record["bindings"][0],
+                "url": record["url"], "pooling_enabled": False, "scheme": record["scheme"],
+                "region": record["region"], "name": record["name"],
+            }
+        return view
 
     def _disconnect(self, agent, reconnect, now):
         sid = agent.session_id
@@ -798,6 +952,9 @@ class State:
                 del self.sorted_ids[idx]
         agent.session_id = None
         agent.filter_view = None
+        for record in agent.endpoints:
+            self._unindex_endpoint(record)
+        agent.endpoints = []
         agent.gen += 1
         if reconnect:
             delay = agent.reconnect_delay
@@ -905,6 +1062,10 @@ class State:
         agent.fail_stop = _failure(spec, "fail_stop")
         agent.fail_update = _failure(spec, "fail_update")
         agent.update_to = spec.get("update_to")
+        endpoints = spec.get("endpoints") or []
+        if not isinstance(endpoints, list):
+            raise ControlError(400, "endpoints must be a list of endpoint specs")
+        agent.endpoint_specs = [_check_endpoint_spec(e, ENDPOINT_SPEC_FIELDS, i) for i, e in enumerate(endpoints)]
         return agent, session_id, started
 
     def remove(self, key, now=None):
@@ -1118,6 +1279,38 @@ class State:
             return self.public_config()
 
 
+def _page_params(query, schema):
+    """(limit text, limit, before_id, filter text, predicate) of a list request; ApiError when invalid."""
+    params = parse_qs(query, keep_blank_values=True)
+    limit_text = params.get("limit", [""])[-1]
+    limit = MAX_LIMIT
+    if limit_text != "":
+        try:
+            limit = int(limit_text.strip())
+        except ValueError:
+            limit = -1
+        if not 1 <= limit <= MAX_LIMIT or not re.match(r"^[0-9]+$", limit_text.strip()):
+            raise ApiError(400, "ERR_NGROK_233", "Invalid limit %r: %s" % (limit_text[:40], ERROR_MESSAGES["ERR_NGROK_233"]))
+    before_id = params.get("before_id", [""])[-1] or None
+    filter_text = params.get("filter", [""])[-1]
+    predicate = None
+    if filter_text.strip():
+        try:
+            predicate = compile_filter(filter_text, schema)
+        except CelError as exc:
+            raise ApiError(400, "ERR_NGROK_250", "Invalid CEL query: %s" % exc) from None
+    return limit_text, limit, before_id, filter_text, predicate
+
+
+def _next_page_uri(list_uri, last_id, limit_text, limit, filter_text):
+    pairs = [("before_id", last_id)]
+    if limit_text != "":
+        pairs.append(("limit", str(limit)))
+    if filter_text.strip():
+        pairs.append(("filter", filter_text))
+    return list_uri + "?" + urlencode(pairs, quote_via=quote)
+
+
 def _is_num(value, minimum, strict=False):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
         return False
@@ -1194,6 +1387,7 @@ def _fault_public(fault):
 # --------------------------------------------------------------------------- HTTP
 
 _ROUTE_RE = re.compile(r"^/tunnel_sessions(?:/([^/]+)(?:/(restart|stop|update))?)?$")
+_ENDPOINTS_ROUTE_RE = re.compile(r"^/endpoints(?:/([^/]+))?$")
 _JSON_CT = "application/json"
 
 
@@ -1211,6 +1405,22 @@ def _session_json(agent, base):
     data["started_at"] = agent.started_text
     data["transport"] = agent.transport
     data["uri"] = base + "/tunnel_sessions/" + agent.session_id
+    return data
+
+
+def _endpoint_json(record, base):
+    """An endpoint in ngrok's shape (fields absent when empty; agent endpoints link their session)."""
+    data = {"id": record["id"], "region": record["region"], "created_at": record["created_text"],
+            "updated_at": record["created_text"], "public_url": record["url"], "proto": record["proto"],
+            "hostport": record["hostport"], "type": record["type"], "uri": base + "/endpoints/" + record["id"],
+            "url": record["url"], "bindings": list(record["bindings"]),
+            "principal": {"id": "usr_2EmulatorPrincipal000000000", "uri": ""}}
+    for field in ("upstream_url", "name", "description", "metadata"):
+        if record[field]:
+            data[field] = record[field]
+    if record["session_id"]:
+        data["tunnel_session"] = {"id": record["session_id"], "uri": base + "/tunnel_sessions/" + record["session_id"]}
+        data["tunnel"] = {"id": record["tunnel_id"], "uri": base + "/tunnels/" + record["tunnel_id"]}
     return data
 
 
@@ -1448,6 +1658,9 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(429, "ERR_NGROK_226", "You have exceeded the API rate limit for your account (%d requests per "
                                                  "%g seconds). Wait for the window to pass before retrying."
                            % (config["rate_limit"], config["rate_window"]), headers)
+        endpoints_match = _ENDPOINTS_ROUTE_RE.match(path)
+        if endpoints_match:
+            return self._endpoints(state, method, endpoints_match.group(1), query, op_id)
         match = _ROUTE_RE.match(path)
         if not match:
             raise ApiError(404, None, "Resource not found")
@@ -1492,25 +1705,34 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(data, dict):
             raise ApiError(400, "ERR_NGROK_213", "The request body could not be parsed as JSON: expected an object.")
 
+    def _endpoints(self, state, method, endpoint_id, query, op_id):
+        """GET /endpoints (paged, filtered like the tunnel sessions) and GET /endpoints/{id}."""
+        if method != "GET":
+            raise ApiError(405, None, "Method not allowed: %s (allowed: GET)." % method, {"Allow": "GET"})
+        base = self._base()
+        headers = {"Content-Type": _JSON_CT, "ngrok-operation-id": op_id}
+        if endpoint_id is not None:
+            with state.lock:
+                state._materialize(time.time())  # pylint: disable=protected-access
+                record = state.endpoints.get(endpoint_id)
+                if record is None:
+                    raise ApiError(404, None, "Resource not found")
+                return 200, headers, json.dumps(_endpoint_json(record, base)).encode()
+        limit_text, limit, before_id, filter_text, predicate = _page_params(query, "endpoints")
+        try:
+            with state.lock:
+                page, more = state.list_endpoints_page(before_id, limit, predicate, time.time())
+                items = [_endpoint_json(record, base) for record in page]
+        except CelError as exc:
+            raise ApiError(400, "ERR_NGROK_250", "Invalid CEL query: %s" % exc) from None
+        next_uri = None
+        if more and items:
+            next_uri = _next_page_uri(base + "/endpoints", items[-1]["id"], limit_text, limit, filter_text)
+        body = {"endpoints": items, "uri": base + "/endpoints", "next_page_uri": next_uri}
+        return 200, headers, json.dumps(body).encode()
+
     def _list(self, state, query, base, op_id):
-        params = parse_qs(query, keep_blank_values=True)
-        limit_text = params.get("limit", [""])[-1]
-        limit = MAX_LIMIT
-        if limit_text != "":
-            try:
-                limit = int(limit_text.strip())
-            except ValueError:
-                limit = -1
-            if not 1 <= limit <= MAX_LIMIT or not re.match(r"^[0-9]+$", limit_text.strip()):
-                raise ApiError(400, "ERR_NGROK_233", "Invalid limit %r: %s" % (limit_text[:40], ERROR_MESSAGES["ERR_NGROK_233"]))
-        before_id = params.get("before_id", [""])[-1] or None
-        filter_text = params.get("filter", [""])[-1]
-        predicate = None
-        if filter_text.strip():
-            try:
-                predicate = compile_filter(filter_text)
-            except CelError as exc:
-                raise ApiError(400, "ERR_NGROK_250", "Invalid CEL query: %s" % exc) from None
+        limit_text, limit, before_id, filter_text, predicate = _page_params(query, "tunnel_sessions")
         now = time.time()
         try:
             with state.lock:
@@ -1520,12 +1742,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(400, "ERR_NGROK_250", "Invalid CEL query: %s" % exc) from None
         next_uri = None
         if more and items:
-            pairs = [("before_id", items[-1]["id"])]
-            if limit_text != "":
-                pairs.append(("limit", str(limit)))
-            if filter_text.strip():
-                pairs.append(("filter", filter_text))
-            next_uri = base + "/tunnel_sessions?" + urlencode(pairs, quote_via=quote)
+            next_uri = _next_page_uri(base + "/tunnel_sessions", items[-1]["id"], limit_text, limit, filter_text)
         body = {"tunnel_sessions": items, "uri": base + "/tunnel_sessions", "next_page_uri": next_uri}
         return 200, {"Content-Type": _JSON_CT, "ngrok-operation-id": op_id}, json.dumps(body).encode()
 
@@ -1570,11 +1787,29 @@ class _Server(ThreadingHTTPServer):
 
 # --------------------------------------------------------------------------- emulator
 
-def agents_specs(count):
-    """Specs of the ``--agents N`` seed: host-001 .. host-N."""
+def agents_specs(count, endpoints=None):
+    """Specs of the ``--agents N`` seed: host-001 .. host-N, each serving ``endpoints`` (endpoint specs)."""
     width = max(3, len(str(count)))
-    return [{"metadata": "host-%0*d" % (width, i), "os": "linux", "ip": "10.%d.%d.%d" % (10 + i // 65536, (i // 256) % 256, i % 256),
-             "region": "us", "agent_version": DEFAULT_AGENT_VERSION, "transport": "ngrok/2"} for i in range(1, count + 1)]
+    specs = [{"metadata": "host-%0*d" % (width, i), "os": "linux", "ip": "10.%d.%d.%d" % (10 + i // 65536, (i // 256) % 256, i % 256),
+              "region": "us", "agent_version": DEFAULT_AGENT_VERSION, "transport": "ngrok/2"} for i in range(1, count + 1)]
+    if endpoints:
+        for spec in specs:
+            spec["endpoints"] = [dict(e) for e in endpoints]
+    return specs
+
+
+def parse_agent_endpoint(text):
+    """An ``--agent-endpoint PROTO,UPSTREAM`` value as an endpoint spec (``tcp,tcp://localhost:22``)."""
+    proto, sep, upstream = text.partition(",")
+    if not sep or proto not in ENDPOINT_PROTOS or not upstream:
+        raise ValueError("--agent-endpoint must be PROTO,UPSTREAM with PROTO one of %s, e.g. tcp,tcp://localhost:22; "
+                         "got %r" % (", ".join(ENDPOINT_PROTOS), text))
+    return {"proto": proto, "upstream_url": upstream}
+
+
+def cloud_endpoint_specs(count):
+    """Specs of the ``--cloud-endpoints N`` seed: https://cloud-001.ngrok.app .. (no tunnel session)."""
+    return [{"url": "https://cloud-%03d.ngrok.app" % i, "name": "cloud-%03d" % i} for i in range(1, count + 1)]
 
 
 def load_seed_file(path):
@@ -1593,7 +1828,8 @@ class Emulator:
 
     def __init__(self, host="127.0.0.1", port=0, api_keys=None, agents=0, seed=None, reconnect_delay=1.0,
                  rate_limit=120, rate_window=60.0, retry_after=False, rate_scope="account", update_to=DEFAULT_UPDATE_TO,
-                 idle_timeout=600.0, max_lifetime=3600.0, verbose=False, log_stream=None, rate_count_rejected=False):
+                 idle_timeout=600.0, max_lifetime=3600.0, verbose=False, log_stream=None, rate_count_rejected=False,
+                 agent_endpoints=None, cloud_endpoints=0):
         config = {"rate_limit": int(rate_limit), "rate_window": float(rate_window), "retry_after": bool(retry_after),
                   "reconnect_delay": float(reconnect_delay), "api_keys": list(api_keys or [DEFAULT_API_KEY]),
                   "rate_scope": rate_scope, "update_to": update_to, "rate_count_rejected": bool(rate_count_rejected)}
@@ -1603,7 +1839,8 @@ class Emulator:
                 raise ValueError("%s must be %s" % (key, hint))
         self.host = host
         self.requested_port = int(port)
-        self.seed_specs = agents_specs(int(agents)) + list(seed or [])
+        self.seed_specs = agents_specs(int(agents), agent_endpoints) + list(seed or [])
+        self.cloud_specs = cloud_endpoint_specs(int(cloud_endpoints))
         self.idle_timeout = float(idle_timeout)
         self.max_lifetime = float(max_lifetime)
         self.verbose = verbose
@@ -1621,6 +1858,8 @@ class Emulator:
         self._started = None
         if self.seed_specs:
             self.state.add_agents(self.seed_specs)
+        if self.cloud_specs:
+            self.state.add_cloud_endpoints(self.cloud_specs)
 
     def log(self, message):
         stream = self.log_stream or sys.stderr
@@ -1726,8 +1965,11 @@ class Emulator:
         if route == "reset" and len(parts) == 1:
             need("POST")
             state.reset()
-            if isinstance(body, dict) and body.get("reseed") and self.seed_specs:
-                state.add_agents(self.seed_specs)
+            if isinstance(body, dict) and body.get("reseed"):
+                if self.seed_specs:
+                    state.add_agents(self.seed_specs)
+                if self.cloud_specs:
+                    state.add_cloud_endpoints(self.cloud_specs)
             return 200, {"ok": True}
         if route == "sessions" and len(parts) == 1:
             need("GET", "POST")
@@ -1746,6 +1988,17 @@ class Emulator:
             if agent_id is None:
                 raise ControlError(404, "no connected or pending agent with session or agent id %s" % parts[1])
             return 200, {"ok": True, "agent_id": agent_id}
+        if route == "endpoints" and len(parts) == 1:
+            need("GET", "POST")
+            if method == "POST":
+                if body is None:
+                    raise ControlError(400, "expected a JSON list of cloud endpoint specs")
+                created = state.add_cloud_endpoints(body, now)
+                return 200, {"endpoints": [_endpoint_json(r, base) for r in created]}
+            with state.lock:
+                state._materialize(now)  # pylint: disable=protected-access
+                records = [state.endpoints[i] for i in reversed(state.endpoint_ids)]
+                return 200, {"endpoints": [_endpoint_json(r, base) for r in records]}
         if route == "faults" and len(parts) == 1:
             need("GET", "POST", "DELETE")
             if method == "POST":
@@ -1793,6 +2046,11 @@ def _parser():
                         help="accepted API keys, one a line: keeps them out of command lines (ps, ansible -vvvv)")
     parser.add_argument("--agents", type=int, default=0, metavar="N", help="seed N linux agents host-001..host-N")
     parser.add_argument("--seed-file", metavar="PATH", help="JSON list of session specs to seed")
+    parser.add_argument("--agent-endpoint", action="append", dest="agent_endpoints", metavar="PROTO,UPSTREAM",
+                        help="every --agents agent serves this endpoint (repeatable), e.g. tcp,tcp://localhost:22; "
+                             "a new random address at each connect")
+    parser.add_argument("--cloud-endpoints", type=int, default=0, metavar="N",
+                        help="seed N cloud endpoints (no tunnel session)")
     parser.add_argument("--reconnect-delay", type=float, default=1.0, metavar="SECONDS",
                         help="seconds before a restarted agent reconnects (default 1.0)")
     parser.add_argument("--rate-limit", type=int, default=120, metavar="N", help="requests per window, 0 disables (default 120)")
@@ -1901,7 +2159,9 @@ def main(argv=None):
         log_stream = open(args.log_file, "a", encoding="utf-8")  # pylint: disable=consider-using-with
     try:
         seed = load_seed_file(args.seed_file) if args.seed_file else None
+        agent_endpoints = [parse_agent_endpoint(text) for text in args.agent_endpoints or []]
         emulator = Emulator(host=args.host, port=args.port, api_keys=args.api_keys, agents=args.agents, seed=seed,
+                            agent_endpoints=agent_endpoints, cloud_endpoints=args.cloud_endpoints,
                             reconnect_delay=args.reconnect_delay, rate_limit=args.rate_limit, rate_window=args.rate_window,
                             retry_after=args.retry_after, rate_scope=args.rate_scope, update_to=args.update_to,
                             rate_count_rejected=args.rate_count_rejected,

@@ -855,3 +855,102 @@ def test_cli_background_failure():
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, check=False)
     assert result.returncode != 0 and result.stdout == b""
     assert b"cannot start" in result.stderr
+
+
+# --------------------------------------------------------------------------- GET /endpoints
+
+EP_RE = re.compile(r"^ep_[0-9A-Za-z]{27}$")
+SSH_SPEC = {"proto": "tcp", "upstream_url": "tcp://localhost:22"}
+
+
+def list_all_endpoints(emu, query=""):
+    """Every page of GET /endpoints; returns (items, number of pages)."""
+    items, pages = [], 0
+    path = "/endpoints" + query
+    while path:
+        resp = request(emu, "GET", path)
+        assert resp.status == 200, resp.json
+        pages += 1
+        items.extend(resp.json["endpoints"])
+        path = resp.json["next_page_uri"]
+    return items, pages
+
+
+def test_endpoints_agent_shape_and_link_to_its_session(emu):
+    session = add(emu, {"metadata": "box", "region": "eu", "endpoints": [
+        SSH_SPEC, {"proto": "https", "upstream_url": "http://localhost:80", "name": "web"}]})[0]
+    items, pages = list_all_endpoints(emu)
+    assert pages == 1 and len(items) == 2
+    web, ssh = items[0], items[1]  # newest first
+    assert web["proto"] == "https" and web["url"].startswith("https://") and web["name"] == "web"
+    assert ssh["proto"] == "tcp" and re.match(r"^tcp://\d\.tcp\.ngrok\.io:\d+$", ssh["url"])
+    assert ssh["hostport"] == ssh["url"][len("tcp://"):] and ssh["public_url"] == ssh["url"]
+    for item in items:
+        assert EP_RE.match(item["id"]) and item["type"] == "agent" and item["bindings"] == ["public"]
+        assert item["tunnel_session"]["id"] == session["id"]
+        assert item["tunnel_session"]["uri"].endswith("/tunnel_sessions/" + session["id"])
+        assert TIME_RE.match(item["created_at"]) and item["region"] == "eu"
+    assert ssh["upstream_url"] == "tcp://localhost:22"
+    one = request(emu, "GET", "/endpoints/" + ssh["id"])
+    assert one.status == 200 and one.json == ssh
+    assert request(emu, "GET", "/endpoints/ep_nope").status == 404
+    assert request(emu, "POST", "/endpoints").status == 405
+
+
+def test_endpoints_restart_gives_a_new_random_address_unless_reserved(emu):
+    reserved = {"proto": "tcp", "upstream_url": "22", "url": "tcp://127.0.0.1:2222"}
+    session = add(emu, {"metadata": "box", "endpoints": [SSH_SPEC, reserved]})[0]
+    before = {e["upstream_url"]: e for e in list_all_endpoints(emu)[0]}
+    for dummy in range(5):  # five restarts: a random address could repeat once, not five times
+        assert request(emu, "POST", "/tunnel_sessions/%s/restart" % session["id"]).status == 204
+        session = request(emu, "GET", "/tunnel_sessions").json["tunnel_sessions"][0]
+        after = {e["upstream_url"]: e for e in list_all_endpoints(emu)[0]}
+        assert after["22"]["url"] == "tcp://127.0.0.1:2222"
+        assert after["22"]["tunnel_session"]["id"] == session["id"]
+        assert after["22"]["id"] != before["22"]["id"]
+        if after["tcp://localhost:22"]["url"] != before["tcp://localhost:22"]["url"]:
+            break
+    else:
+        pytest.fail("the unreserved TCP address never changed after a restart")
+
+
+def test_endpoints_of_a_stopped_agent_disappear_and_cloud_endpoints_have_no_session(emu):
+    session = add(emu, {"metadata": "box", "endpoints": [SSH_SPEC]})[0]
+    resp = control(emu, "POST", "endpoints", [{"url": "https://cloud.example.ngrok.app", "name": "cloud"}])
+    assert resp.status == 200, resp.json
+    assert request(emu, "POST", "/tunnel_sessions/%s/stop" % session["id"]).status == 204
+    items, _pages = list_all_endpoints(emu)
+    assert len(items) == 1
+    assert items[0]["type"] == "cloud" and "tunnel_session" not in items[0] and "upstream_url" not in items[0]
+    assert control(emu, "POST", "endpoints", [{"name": "no url"}]).status == 400
+    assert control(emu, "POST", "sessions", [{"endpoints": [{"proto": "tcp"}]}]).status == 400
+    https_url_on_tcp = {"proto": "tcp", "upstream_url": "22", "url": "https://x"}
+    assert control(emu, "POST", "sessions", [{"endpoints": [https_url_on_tcp]}]).status == 400
+
+
+def test_endpoints_paging_limit_and_filter(emu):
+    add(emu, *[{"metadata": "a%03d" % i, "endpoints": [SSH_SPEC]} for i in range(230)])
+    items, pages = list_all_endpoints(emu, "?limit=100")
+    assert pages == 3 and len(items) == 230
+    ids = [e["id"] for e in items]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == 230
+    assert request(emu, "GET", "/endpoints?limit=101").json["error_code"] == "ERR_NGROK_233"
+    tcp = list_all_endpoints(emu, "?" + urlencode({"filter": 'obj.type == "agent" && obj.url != ""'}))[0]
+    assert len(tcp) == 230
+    bad = request(emu, "GET", "/endpoints?" + urlencode({"filter": 'obj.tunnel_session == "ts_x"'}))
+    assert bad.status == 400 and bad.json["error_code"] == "ERR_NGROK_250"
+    wrong_list = request(emu, "GET", "/tunnel_sessions?" + urlencode({"filter": 'obj.url == "x"'}))
+    assert wrong_list.status == 400 and wrong_list.json["error_code"] == "ERR_NGROK_250"
+
+
+def test_cli_agent_endpoint_and_cloud_endpoints():
+    emulator = ngrok_emulator.Emulator(agents=3, agent_endpoints=[ngrok_emulator.parse_agent_endpoint("tcp,localhost:22")],
+                                       cloud_endpoints=2, rate_limit=0, idle_timeout=120, max_lifetime=600).start()
+    try:
+        items, _pages = list_all_endpoints(emulator)
+        assert sorted(e["type"] for e in items) == ["agent"] * 3 + ["cloud"] * 2
+        assert {e.get("upstream_url") for e in items if e["type"] == "agent"} == {"localhost:22"}
+    finally:
+        emulator.stop()
+    with pytest.raises(ValueError):
+        ngrok_emulator.parse_agent_endpoint("ssh,22")
