@@ -76,12 +76,11 @@ seealso:
 """
 
 EXAMPLES = r"""
----
-# demo.ngrok.yml: every connected agent; SSH through its TCP endpoint to port 22.
-# The API key comes from the NGROK_API_KEY environment variable.
-plugin: community.ngrok.ngrok
+# demo.ngrok.yml, the smallest configuration: every connected agent; SSH through its TCP endpoint to port 22.
+# The API key comes from the NGROK_API_KEY environment variable. The file holds one line:
+#
+#   plugin: community.ngrok.ngrok
 
----
 # kiosks.ngrok.yml: only Linux agents in Europe, named by the "host" key of their JSON metadata,
 # grouped by OS and by the "site" key of their metadata, with a cache of 10 minutes.
 plugin: community.ngrok.ngrok
