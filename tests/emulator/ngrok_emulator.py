@@ -821,6 +821,21 @@ class _Agent:
         return info
 
 
+def _newest_first_page(ids, records, before_id, limit, predicate, view):
+    """One page of a list, newest first, as ngrok pages: the records whose id sorts before ``before_id`` (all when
+    None) and that match ``predicate`` (applied to ``view(record)``), at most ``limit``; and whether more follow."""
+    end = bisect.bisect_left(ids, before_id) if before_id is not None else len(ids)
+    page = []
+    for idx in range(end - 1, -1, -1):
+        record = records[ids[idx]]
+        if predicate is not None and not predicate(view(record)):
+            continue
+        if len(page) == limit:
+            return page, True
+        page.append(record)
+    return page, False
+
+
 class State:
     """All mutable emulator state, guarded by one lock (``self.lock``)."""
 
@@ -917,19 +932,8 @@ class State:
 
     def list_endpoints_page(self, before_id, limit, predicate, now):
         self._materialize(now)
-        ids = self.endpoint_ids
-        end = bisect.bisect_left(ids, before_id) if before_id is not None else len(ids)
-        page = []
-        more = False
-        for idx in range(end - 1, -1, -1):
-            record = self.endpoints[ids[idx]]
-            if predicate is not None and not predicate(self._endpoint_filter_view(record)):
-                continue
-            if len(page) == limit:
-                more = True
-                break
-            page.append(record)
-        return page, more
+        return _newest_first_page(self.endpoint_ids, self.endpoints, before_id, limit, predicate,
+                                  self._endpoint_filter_view)
 
     @staticmethod
     def _endpoint_filter_view(record):
@@ -1120,20 +1124,7 @@ class State:
 
     def list_page(self, before_id, limit, predicate, now):
         self._materialize(now)
-        ids = self.sorted_ids
-        end = bisect.bisect_left(ids, before_id) if before_id is not None else len(ids)
-        page = []
-        more = False
-        sessions = self.sessions
-        for idx in range(end - 1, -1, -1):
-            agent = sessions[ids[idx]]
-            if predicate is not None and not predicate(self._filter_view(agent)):
-                continue
-            if len(page) == limit:
-                more = True
-                break
-            page.append(agent)
-        return page, more
+        return _newest_first_page(self.sorted_ids, self.sessions, before_id, limit, predicate, self._filter_view)
 
     @staticmethod
     def _filter_view(agent):
