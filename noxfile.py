@@ -295,6 +295,64 @@ def changelog(session: nox.Session) -> None:
         session.error("%s is stale: run `antsibull-changelog generate` and commit the result" % " and ".join(stale))
 
 
+#: Where docs-build writes the docsite (under tests/output: gitignored, and not in the built collection).
+DOCSITE_DIR = ROOT / "tests" / "output" / "docsite"
+
+
+def _expected_docsite_pages() -> list[str]:
+    """The HTML pages the docsite must have: each guide, module, inventory plugin and role of the collection."""
+    pages = ["docsite/%s.html" % rst.stem for rst in sorted((ROOT / "docs" / "docsite" / "rst").glob("*.rst"))]
+    pages += ["%s_module.html" % path.stem for path in sorted((ROOT / "plugins" / "modules").glob("*.py"))]
+    pages += ["%s_inventory.html" % path.stem for path in sorted((ROOT / "plugins" / "inventory").glob("*.py"))
+              if path.stem != "__init__"]
+    pages += ["%s_role.html" % path.name for path in sorted((ROOT / "roles").iterdir()) if path.is_dir()]
+    return pages
+
+
+#: Sphinx warnings that only say that a reference to the docs of Python, Jinja or Ansible itself did not resolve:
+#: conf.py takes those from their sites (intersphinx), which an offline machine cannot reach. Any other warning
+#: (broken RST, a reference to a page or label of this collection that does not exist) fails docs-build.
+SPHINX_OFFLINE_WARNINGS = re.compile(
+    r"WARNING: (failed to reach any of the inventories .*"
+    r"|(undefined label: '(?!ansible_collections\.community\.ngrok\.)[^']*'"
+    r"|'envvar' reference target not found: ANSIBLE_\w+)( \[[\w.]+\])?)$")
+
+
+def _sphinx_problems(output: str) -> list[str]:
+    """The warnings and errors of a Sphinx build's output, but for those of SPHINX_OFFLINE_WARNINGS."""
+    return [line for line in output.splitlines()
+            if re.search(r"\b(WARNING|ERROR|CRITICAL|SEVERE)\b", line) and not SPHINX_OFFLINE_WARNINGS.search(line)]
+
+
+@nox.session(python="3.11", default=True, name="docs-build")
+def docs_build(session: nox.Session) -> None:
+    """The HTML docsite, as Galaxy and docs.ansible.com build it (antsibull-docs sphinx-init, then its build.sh):
+    the guides of docs/docsite/rst and a page per module, plugin and role. Any Sphinx warning fails it (broken RST,
+    a reference to nothing), but for references to Python's, Jinja's and Ansible's own docs, which need their
+    sites. Writes tests/output/docsite/build/html/index.html."""
+    session.install(CORE_FOR_TOOLS, "antsibull-docs")
+    # ansible-doc (which antsibull-docs runs) finds the collection built from this checkout, and only that copy.
+    env = {"ANSIBLE_COLLECTIONS_PATH": _install_built_collection(session)}
+    shutil.rmtree(DOCSITE_DIR, ignore_errors=True)
+    DOCSITE_DIR.mkdir(parents=True)
+    DOCSITE_DIR.chmod(0o755)  # sphinx-init wants a folder only its owner can write to
+    # --lenient: build.sh does not pass -W to Sphinx; _sphinx_problems() decides which warnings fail.
+    session.run("antsibull-docs", "sphinx-init", "--use-current", "--lenient", "--fail-on-error", "--dest-dir",
+                str(DOCSITE_DIR), "community.ngrok", env=env)
+    session.install("-r", str(DOCSITE_DIR / "requirements.txt"))
+    with session.chdir(DOCSITE_DIR):
+        output = session.run("./build.sh", env=env, external=True, silent=True) or ""
+    print(output, flush=True)
+    problems = _sphinx_problems(output)
+    if problems:
+        session.error("Sphinx warned:\n%s" % "\n".join(problems))
+    html = DOCSITE_DIR / "build" / "html" / "collections" / "community" / "ngrok"
+    missing = [page for page in _expected_docsite_pages() if not (html / page).is_file()]
+    if missing:
+        session.error("The docsite has no page %s (in %s)" % (", ".join(missing), html))
+    session.log("The docsite: %s" % (DOCSITE_DIR / "build" / "html" / "index.html"))
+
+
 # Allow running ``python noxfile.py`` as well as ``nox``.
 if __name__ == "__main__":
     nox.main()
