@@ -261,8 +261,9 @@ class FleetWait:
 def same_agent(old: dict, new: dict) -> bool:
     """Whether ``new`` is a later session of ``old``'s agent: the same credential, IP address and metadata, another
     ID, and a start at or after the old one's (an agent is known by those, as in the restart module's wait)."""
-    return (new.get("id") != old.get("id")
-            and ((new.get("credential") or {}).get("id") or "") == ((old.get("credential") or {}).get("id") or "")
-            and (new.get("ip") or "") == (old.get("ip") or "")
-            and (new.get("metadata") or "") == (old.get("metadata") or "")
-            and started_at_key(new) >= started_at_key(old))
+    if new.get("id") == old.get("id"):
+        return False
+    same_credential = ((new.get("credential") or {}).get("id") or "") == ((old.get("credential") or {}).get("id") or "")
+    same_ip = (new.get("ip") or "") == (old.get("ip") or "")
+    same_metadata = (new.get("metadata") or "") == (old.get("metadata") or "")
+    return same_credential and same_ip and same_metadata and started_at_key(new) >= started_at_key(old)

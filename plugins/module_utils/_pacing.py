@@ -147,7 +147,6 @@ def _read_times(raw: bytes, cutoff: float) -> list[float]:
         data = json.loads(raw.decode("ascii")) if raw.strip() else []
     except (ValueError, RecursionError):
         return []
-    if not isinstance(data, list) or not all(isinstance(t, (int, float)) and not isinstance(t, bool)
-                                             and math.isfinite(t) for t in data):
+    if not isinstance(data, list) or not all(isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) for t in data):
         return []
     return sorted(t for t in data if t > cutoff)

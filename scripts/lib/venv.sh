@@ -1,3 +1,7 @@
+# Copyright (c) community.ngrok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
 # Shared by scripts/demo and scripts/bench: a venv (.venv/demo) with ansible-core and requests (what the
 # collection needs: its modules run on the controller, by this venv's Python).
 # Source it, then call ensure_demo_venv; it sets VENV and puts its bin/ first on PATH.

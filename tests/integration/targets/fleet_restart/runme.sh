@@ -1,4 +1,8 @@
 #!/usr/bin/env bash
+# Copyright (c) community.ngrok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
 # Fleet test of community.ngrok.restart_host_agents (see aliases): 300 hosts, forks 20, restart
 # with wait, rate limit 10 requests per 5 s (ngrok's 2/s), rejected requests counted too (as
 # strict as ngrok may be); the modules pace to that limit. Override with FLEET_HOSTS,

@@ -1,4 +1,8 @@
 #!/usr/bin/env bash
+# Copyright (c) community.ngrok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
 # The inventory plugin community.ngrok.ngrok against the emulator: ansible-inventory --list over 230
 # agents (3 pages of tunnel sessions), the requests it costs, names, the SSH endpoint choice,
 # keyed_groups, filter, the cache, a wrong key, unsafe metadata; then a real SSH run: ansible ... -m ping

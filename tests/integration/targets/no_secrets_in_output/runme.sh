@@ -1,4 +1,8 @@
 #!/usr/bin/env bash
+# Copyright (c) community.ngrok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
 # Fails if the ngrok API key shows up in anything ansible-playbook prints at -vvvv, or in
 # the registered results of community.ngrok.ngrok_tunnel_session_restart, on success and
 # failure paths. See playbook.yml and environment_keyword.yml.

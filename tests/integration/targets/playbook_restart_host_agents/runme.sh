@@ -1,4 +1,8 @@
 #!/usr/bin/env bash
+# Copyright (c) community.ngrok contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
 # Runs the collection playbooks restart_host_agents and restart_tunnel_session (by their FQCN, as an
 # operator would), and the role community.ngrok.restart_agents in a play of its own, against local ngrok
 # API emulators, and checks each run with verify.yml.
