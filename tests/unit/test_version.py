@@ -87,5 +87,5 @@ def test_galaxy_yml_version_is_a_semantic_version():
 
 def test_galaxy_yml_version_is_the_newest_release_or_newer():
     version = galaxy_version()
-    older = [release for release in released_versions() if semver_key(release) > semver_key(version)]
-    assert not older, "galaxy.yml says %s, but changelogs/changelog.yaml has released %s" % (version, ", ".join(older))
+    newer = [release for release in released_versions() if semver_key(release) > semver_key(version)]
+    assert not newer, "galaxy.yml says %s, but changelogs/changelog.yaml has released %s" % (version, ", ".join(newer))
