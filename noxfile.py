@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 import nox
+import yaml
 
 try:
     import antsibull_nox
@@ -290,6 +291,14 @@ def changelog(session: nox.Session) -> None:
     CHANGELOG.md are what changelogs/changelog.yaml generates."""
     session.install("-r", RELEASE_REQUIREMENTS)
     session.run("antsibull-changelog", "lint")
+    changes = yaml.safe_load(Path("changelogs/changelog.yaml").read_text(encoding="utf-8")) or {}
+    if not changes.get("releases"):
+        # Before the first release there is nothing to generate (antsibull-changelog refuses to), and no changelog.
+        present = [name for name in ("CHANGELOG.rst", "CHANGELOG.md") if Path(name).exists()]
+        if present:
+            session.error("%s describes no release of changelogs/changelog.yaml: remove it" % " and ".join(present))
+        session.log("No release yet: CHANGELOG.rst and CHANGELOG.md come with the first (scripts/release)")
+        return
     files = ("CHANGELOG.rst", "CHANGELOG.md", "changelogs/changelog.yaml")
     before = {name: Path(name).read_bytes() if Path(name).exists() else None for name in files}
     session.run("antsibull-changelog", "generate")
