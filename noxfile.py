@@ -43,12 +43,20 @@ TEST_KINDS = ("sanity", "units", "integration")
 # Python is used both for the nox session venv (the ansible-test controller)
 # and for ``ansible-test --venv --python``; scripts/test puts python3.X for
 # each listed version on PATH (2.21 needs Python >= 3.12: pyenv's 3.12.1).
-# Add, remove or trim entries to change the matrix. The environment variable
+# Sanity and units run on every ansible-core from the oldest that
+# meta/runtime.yml's requires_ansible admits to the newest; integration on the
+# oldest, a middle one and the newest. The Pythons vary so that each of 3.11,
+# 3.12 and 3.13 runs the suite. The first entry's integration session is the
+# canary run (see CANARY_ENV). Add, remove or trim entries to change the
+# matrix. The environment variable
 # ANSIBLE_CORE_MATRIX="2.19:3.11,2.21:3.12:sanity+units" overrides this list.
 DEFAULT_MATRIX = [
     ("2.19", "3.11", TEST_KINDS),
     ("2.16", "3.11", TEST_KINDS),
     ("2.21", "3.12", TEST_KINDS),
+    ("2.17", "3.12", ("sanity", "units")),
+    ("2.18", "3.13", ("sanity", "units")),
+    ("2.20", "3.13", ("sanity", "units")),
 ]
 
 
