@@ -15,4 +15,4 @@ with it, and tests/unit/test_version.py checks that the two agree.
 
 from __future__ import annotations
 
-COLLECTION_VERSION = "0.1.0"
+COLLECTION_VERSION = "1.0.0"
