@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 import nox
+import yaml
 
 try:
     import antsibull_nox
@@ -288,19 +289,36 @@ def awx(session: nox.Session) -> None:
     session.run("python", "tests/awx/awx_check.py", "--collections-path", _install_built_collection(session))
 
 
+#: The changelog tools, pinned, that scripts/release uses too (antsibull-changelog, and ansible-core for its ansible-doc).
+RELEASE_REQUIREMENTS = "scripts/lib/release-requirements.txt"
+
+
 @nox.session(python="3.11", default=True)
 def changelog(session: nox.Session) -> None:
-    """antsibull-changelog: fragments lint clean, and CHANGELOG.rst is what they generate."""
-    session.install("antsibull-changelog", CORE_FOR_TOOLS)
+    """antsibull-changelog (the version scripts/release uses): fragments lint clean, and CHANGELOG.rst and
+    CHANGELOG.md are what changelogs/changelog.yaml generates."""
+    session.install("-r", RELEASE_REQUIREMENTS)
     session.run("antsibull-changelog", "lint")
-    files = ("CHANGELOG.rst", "changelogs/changelog.yaml")
-    before = {name: Path(name).read_bytes() for name in files}
+    changes = yaml.safe_load(Path("changelogs/changelog.yaml").read_text(encoding="utf-8")) or {}
+    if not changes.get("releases"):
+        # Before the first release there is nothing to generate (antsibull-changelog refuses to), and no changelog.
+        present = [name for name in ("CHANGELOG.rst", "CHANGELOG.md") if Path(name).exists()]
+        if present:
+            session.error("%s describes no release of changelogs/changelog.yaml: remove it" % " and ".join(present))
+        session.log("No release yet: CHANGELOG.rst and CHANGELOG.md come with the first (scripts/release)")
+        return
+    files = ("CHANGELOG.rst", "CHANGELOG.md", "changelogs/changelog.yaml")
+    before = {name: Path(name).read_bytes() if Path(name).exists() else None for name in files}
     session.run("antsibull-changelog", "generate")
     stale = [name for name in files if Path(name).read_bytes() != before[name]]
     for name in stale:  # leave the checkout as it was
-        Path(name).write_bytes(before[name])
+        if before[name] is None:
+            Path(name).unlink()
+        else:
+            Path(name).write_bytes(before[name])
     if stale:
-        session.error("%s is stale: run `antsibull-changelog generate` and commit the result" % " and ".join(stale))
+        session.error("%s is stale or missing: run `antsibull-changelog generate` (pip install -r %s) and commit the "
+                      "result" % (" and ".join(stale), RELEASE_REQUIREMENTS))
 
 
 #: Where docs-build writes the docsite (under tests/output: gitignored, and not in the built collection).

@@ -35,7 +35,7 @@ options:
       - If not set, the E(REQUESTS_CA_BUNDLE) or E(CURL_CA_BUNDLE) environment variable is used, then the default
         bundle of requests. Ignored when O(validate_certs=false).
     type: path
-    version_added: "0.2.0"
+    version_added: "1.0.0"
   timeout:
     description:
       - Seconds, between V(0.1) and V(3600), to wait for each API request to connect, for each read of its answer,
@@ -66,14 +66,14 @@ options:
       - You can also set this option by using the E(NGROK_RATE_LIMIT) environment variable.
     type: int
     default: 120
-    version_added: "0.2.0"
+    version_added: "1.0.0"
   rate_limit_window:
     description:
       - The rolling window of O(rate_limit), in seconds between V(0.1) and V(3600).
       - You can also set this option by using the E(NGROK_RATE_LIMIT_WINDOW) environment variable.
     type: float
     default: 60
-    version_added: "0.2.0"
+    version_added: "1.0.0"
 requirements:
   - python >= 3.9
   - requests
@@ -122,7 +122,7 @@ options:
       - If not set, the E(REQUESTS_CA_BUNDLE) or E(CURL_CA_BUNDLE) environment variable is used, then the default
         bundle of requests. Ignored when O(validate_certs=false).
     type: path
-    version_added: "0.2.0"
+    version_added: "1.0.0"
   timeout:
     description:
       - Seconds, between V(0.1) and V(3600), to wait for each API request to connect, for each read of its answer,
@@ -155,7 +155,7 @@ options:
     env:
       - name: NGROK_RATE_LIMIT
     default: 120
-    version_added: "0.2.0"
+    version_added: "1.0.0"
   rate_limit_window:
     description:
       - The rolling window of O(rate_limit), in seconds between V(0.1) and V(3600).
@@ -164,7 +164,7 @@ options:
     env:
       - name: NGROK_RATE_LIMIT_WINDOW
     default: 60
-    version_added: "0.2.0"
+    version_added: "1.0.0"
 requirements:
   - python >= 3.9
   - requests

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: ngrok
 short_description: The connected ngrok agents as an inventory, reached over SSH through their ngrok TCP endpoint
-version_added: "0.2.0"
+version_added: "1.0.0"
 description:
   - Lists the connected ngrok agents (tunnel sessions) and their endpoints from the ngrok API, and makes each agent
     a host in the group C(ngrok).

@@ -57,6 +57,8 @@ from urllib.parse import urlencode, urlsplit
 
 from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VERSION
 
+from ansible_collections.community.ngrok.plugins.module_utils._version import COLLECTION_VERSION
+
 try:
     import requests
     from requests.auth import AuthBase
@@ -71,7 +73,6 @@ else:
     REQUESTS_IMPORT_ERROR = None
 
 COLLECTION_NAME = "community.ngrok"
-COLLECTION_VERSION = "0.1.0"
 DEFAULT_API_URL = "https://api.ngrok.com"
 NGROK_API_VERSION = "2"
 

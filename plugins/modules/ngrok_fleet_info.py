@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: ngrok_fleet_info
 short_description: Find the ngrok agent of many hosts at once, by their agents' metadata
-version_added: "0.2.0"
+version_added: "1.0.0"
 description:
   - Finds the connected tunnel session of each agent in O(agents) (typically one per host of the play, named by the
     host's name), by the agent's C(metadata), with one paged listing for all of them instead of one request per host.

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: ngrok_fleet_wait
 short_description: Wait until many restarted ngrok agents have reconnected, every poll serving all of them
-version_added: "0.2.0"
+version_added: "1.0.0"
 description:
   - Follows the agents of the tunnel sessions in O(tunnel_sessions), restarted beforehand (for example by
     M(community.ngrok.ngrok_tunnel_session_restart) on each host, without its own C(wait)), until each has

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: ngrok_tunnel_session_info
 short_description: Find ngrok tunnel sessions, by ID, by agent metadata or by a CEL filter
-version_added: "0.1.0"
+version_added: "1.0.0"
 description:
   - Lists the tunnel sessions (connected ngrok agents) of the account, or reads one by ID, through the ngrok API.
   - The usual way to find the agent of a host is O(metadata), the agent's C(metadata) setting (for example its host

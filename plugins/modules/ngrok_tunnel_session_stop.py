@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: ngrok_tunnel_session_stop
 short_description: Stop the ngrok agent of a tunnel session
-version_added: "0.1.0"
+version_added: "1.0.0"
 description:
   - Asks the ngrok agent that started a tunnel session to exit, through the ngrok API
     (C(POST /tunnel_sessions/{id}/stop)). The session disappears; the agent does not come back by itself.
@@ -161,7 +161,7 @@ posts_sent:
   returned: when the stop request was sent (not in check mode, nor when the module fails before sending it)
   type: int
   sample: 1
-  version_added: "0.2.0"
+  version_added: "1.0.0"
 api_error:
   description: What ngrok (or the network) answered, when the module failed on an API request.
   returned: failure

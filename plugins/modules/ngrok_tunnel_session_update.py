@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: ngrok_tunnel_session_update
 short_description: Update the ngrok agent of a tunnel session
-version_added: "0.1.0"
+version_added: "1.0.0"
 description:
   - Asks the ngrok agent that started a tunnel session to update itself to the latest version of its major
     version, through the ngrok API (C(POST /tunnel_sessions/{id}/update)).

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import sys
 from urllib.parse import parse_qs, urlsplit
@@ -26,6 +25,7 @@ from ansible.module_utils.ansible_release import __version__ as ANSIBLE_CORE_VER
 
 from ansible_collections.community.ngrok.plugins.module_utils import _client
 from ansible_collections.community.ngrok.plugins.module_utils._client import MAX_BODY_BYTES, NgrokError, scrub
+from ansible_collections.community.ngrok.plugins.module_utils._version import COLLECTION_VERSION
 from ansible_collections.community.ngrok.tests.unit.plugins.modules.utils import API_KEY, API_URL, ngrok_error
 
 SESSION_URL = API_URL + "/tunnel_sessions/ts_abc"
@@ -131,18 +131,14 @@ def test_post_sends_a_json_body_with_its_content_type(rsps, make_client, body, s
     assert _body_text(request) == sent
 
 
-def test_user_agent_names_the_collection_version_of_galaxy_yml(rsps, make_client):
-    galaxy = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "galaxy.yml")
-    if not os.path.exists(galaxy):
-        pytest.skip("galaxy.yml is not part of this test run's copy of the collection")
-    with open(galaxy, encoding="utf-8") as handle:
-        version = re.search(r"^version:\s*['\"]?([^'\"\s]+)", handle.read(), re.M).group(1)
+def test_user_agent_names_the_collection_version(rsps, make_client):
+    # tests/unit/test_version.py checks that COLLECTION_VERSION is the version of galaxy.yml
     rsps.get(SESSION_URL, json={})
 
     make_client().get("/tunnel_sessions/ts_abc")
 
     assert rsps.calls[0].request.headers["User-Agent"] == "community.ngrok/%s (ansible-core/%s; python-requests/%s; python/%d.%d.%d)" % (
-        (version, ANSIBLE_CORE_VERSION, requests.__version__) + tuple(sys.version_info[:3]))
+        (COLLECTION_VERSION, ANSIBLE_CORE_VERSION, requests.__version__) + tuple(sys.version_info[:3]))
 
 
 @pytest.mark.parametrize("api_url, path, params, expected", [
