@@ -35,7 +35,6 @@ options:
       - If not set, the E(REQUESTS_CA_BUNDLE) or E(CURL_CA_BUNDLE) environment variable is used, then the default
         bundle of requests. Ignored when O(validate_certs=false).
     type: path
-    version_added: "1.0.0"
   timeout:
     description:
       - Seconds, between V(0.1) and V(3600), to wait for each API request to connect, for each read of its answer,
@@ -66,14 +65,12 @@ options:
       - You can also set this option by using the E(NGROK_RATE_LIMIT) environment variable.
     type: int
     default: 120
-    version_added: "1.0.0"
   rate_limit_window:
     description:
       - The rolling window of O(rate_limit), in seconds between V(0.1) and V(3600).
       - You can also set this option by using the E(NGROK_RATE_LIMIT_WINDOW) environment variable.
     type: float
     default: 60
-    version_added: "1.0.0"
 requirements:
   - python >= 3.9
   - requests
@@ -122,7 +119,6 @@ options:
       - If not set, the E(REQUESTS_CA_BUNDLE) or E(CURL_CA_BUNDLE) environment variable is used, then the default
         bundle of requests. Ignored when O(validate_certs=false).
     type: path
-    version_added: "1.0.0"
   timeout:
     description:
       - Seconds, between V(0.1) and V(3600), to wait for each API request to connect, for each read of its answer,
@@ -155,7 +151,6 @@ options:
     env:
       - name: NGROK_RATE_LIMIT
     default: 120
-    version_added: "1.0.0"
   rate_limit_window:
     description:
       - The rolling window of O(rate_limit), in seconds between V(0.1) and V(3600).
@@ -164,7 +159,6 @@ options:
     env:
       - name: NGROK_RATE_LIMIT_WINDOW
     default: 60
-    version_added: "1.0.0"
 requirements:
   - python >= 3.9
   - requests

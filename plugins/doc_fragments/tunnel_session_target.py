@@ -18,12 +18,10 @@ options:
       - Give O(metadata) or O(id), not both.
       - A string; a number is looked up as its text. A boolean, a list or a dict is refused before anything is sent.
     type: raw
-    version_added: "1.0.0"
   skip_missing:
     description:
       - With O(metadata), when no connected agent has that metadata, succeed with RV(ignore:changed=false) and
         RV(tunnel_session=null) instead of failing. Nothing is sent. Setting it with O(id) is an error.
     type: bool
     default: false
-    version_added: "1.0.0"
 """

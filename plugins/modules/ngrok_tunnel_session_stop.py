@@ -161,7 +161,6 @@ posts_sent:
   returned: when the stop request was sent (not in check mode, nor when the module fails before sending it)
   type: int
   sample: 1
-  version_added: "1.0.0"
 api_error:
   description: What ngrok (or the network) answered, when the module failed on an API request.
   returned: failure
