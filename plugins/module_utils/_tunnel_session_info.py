@@ -18,6 +18,7 @@ from ansible_collections.community.ngrok.plugins.module_utils._module import (
     NgrokModule,
     check_number,
     check_tunnel_session_id,
+    metadata_text,
 )
 from ansible_collections.community.ngrok.plugins.module_utils._tunnel_sessions import (
     and_filters,
@@ -42,7 +43,8 @@ class TunnelSessionInfo:
         params = self.params
         try:
             session_id = None if params["id"] is None else check_tunnel_session_id(params["id"])
-            if params["metadata"] is not None and params["metadata"] == "":
+            metadata = None if params["metadata"] is None else metadata_text(params["metadata"])
+            if metadata == "":
                 raise ValueError("metadata must not be empty; to find agents without metadata use "
                                  "filter: obj.metadata == \"\"")
             if params["filter"] is not None and not params["filter"].strip():
@@ -57,7 +59,6 @@ class TunnelSessionInfo:
                 session = get_session(client, session_id)
                 result["tunnel_sessions"] = [session] if session is not None else []
             else:
-                metadata = params["metadata"]
                 cel = and_filters(metadata_filter(metadata) if metadata is not None else None, params["filter"])
                 if cel:
                     result["filter"] = cel

@@ -37,7 +37,8 @@ options:
     description:
       - Only sessions whose agent metadata is exactly this string. Sent as a CEL filter in which the value is
         escaped, so that it can never change the expression.
-    type: str
+      - A string; a number is looked up as its text. A boolean, a list or a dict is refused before anything is sent.
+    type: raw
   filter:
     description:
       - A CEL expression evaluated by ngrok over each session's C(id), C(metadata), C(agent_version), C(ip), C(os),
@@ -205,7 +206,8 @@ def main():
     module = NgrokModule(
         argument_spec=dict(
             id=tunnel_session_id_argument_spec(required=False),
-            metadata=dict(type="str"),
+            # raw: a list or a dict is refused as such (metadata_text), not looked up as its Python text
+            metadata=dict(type="raw"),
             filter=dict(type="str"),
             max_results=dict(type="int"),
         ),

@@ -79,6 +79,7 @@ def test_session_without_metadata_is_returned_as_is(rsps):
     ({"metadata": 'x" || true || "'}, 'obj.metadata == "x\\" || true || \\""'),
     ({"metadata": "a\nb"}, 'obj.metadata == "a\\nb"'),
     ({"metadata": " "}, 'obj.metadata == " "'),
+    ({"metadata": 7}, 'obj.metadata == "7"'),
     ({"filter": 'obj.os == "linux"'}, 'obj.os == "linux"'),
     ({"metadata": "web-01", "filter": 'obj.os == "linux" || obj.os == "darwin"'},
      '(obj.metadata == "web-01") && (obj.os == "linux" || obj.os == "darwin")'),
@@ -89,6 +90,19 @@ def test_filters_sent_and_returned(rsps, args, expected_filter):
     assert result["filter"] == expected_filter
     assert query(rsps.calls[0]) == {"limit": ["100"], "filter": [expected_filter]}
     assert result["tunnel_sessions"] == sessions("ts_1")
+
+
+@pytest.mark.parametrize("metadata, word", [
+    ({"host": "kiosk-7"}, "a dict"),
+    (["kiosk-7"], "a list"),
+    (True, "a boolean"),
+])
+def test_metadata_not_text_is_refused_before_any_request(rsps, metadata, word):
+    # ansible-core before 2.19 templates '{"host": "kiosk-7"}' into a dict: looking up its Python text would
+    # silently find nothing
+    result = run_module_fail(MAIN, {"metadata": metadata})
+    assert "metadata is %s, not a string" % word in result["msg"]
+    assert len(rsps.calls) == 0
 
 
 def test_no_filter_key_without_metadata_or_filter(rsps):
