@@ -16,11 +16,16 @@ ansible-core, neither of which is available on our CI machines.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
+import urllib.request
 from pathlib import Path
 
 import nox
@@ -287,6 +292,213 @@ def awx(session: nox.Session) -> None:
     """The AWX path: credential type, ansible-runner job, ansible-builder (tests/awx/awx_check.py)."""
     session.install(CORE_FOR_TOOLS, "requests", "ansible-runner", "ansible-builder")
     session.run("python", "tests/awx/awx_check.py", "--collections-path", _install_built_collection(session))
+
+
+# ---- The live test against the real ngrok API (README.md: "Testing against the real ngrok API").
+# The integration target tests/integration/targets/live_ngrok_api is disabled, so that no default run contacts ngrok.
+# `live` (not a default session) runs it with ansible-test against the real API; `live-target-dry-run` (a default
+# session) runs it against the local emulator, and checks the requests it costs there.
+
+LIVE_TARGET = "live_ngrok_api"
+LIVE_CORE = "2.19"
+LIVE_PYTHON = "3.11"
+#: The settings that name the disposable agent: at least one.
+LIVE_AGENT_SETTINGS = ("NGROK_LIVE_METADATA", "NGROK_LIVE_TUNNEL_SESSION_ID")
+#: The key in integration_config.yml of each setting: ansible-test passes a target no environment variables, so the
+#: target's runme.sh reads them there. The API key is not among them: the file holds the name of a file that holds it.
+LIVE_CONFIG_KEYS = {
+    "NGROK_API_URL": "ngrok_live_api_url",
+    "NGROK_LIVE_METADATA": "ngrok_live_metadata",
+    "NGROK_LIVE_TUNNEL_SESSION_ID": "ngrok_live_tunnel_session_id",
+    "NGROK_LIVE_ALLOW_RESTART": "ngrok_live_allow_restart",
+}
+
+
+def _live_problem(env) -> str | None:
+    """Why the live test cannot run with these settings, or None. Checked before anything is sent."""
+    missing = []
+    if not env.get("NGROK_API_KEY"):
+        missing.append("NGROK_API_KEY (an API key of the account of a disposable agent)")
+    if not any(env.get(name) for name in LIVE_AGENT_SETTINGS):
+        missing.append("NGROK_LIVE_METADATA (the metadata of that agent) or NGROK_LIVE_TUNNEL_SESSION_ID")
+    problems = ["set " + " and ".join(missing)] if missing else []
+    allow = env.get("NGROK_LIVE_ALLOW_RESTART", "")
+    if allow not in ("", "yes", "no"):
+        problems.append("NGROK_LIVE_ALLOW_RESTART must be yes (restart that agent) or no (read-only), not %r" % allow)
+    if not problems:
+        return None
+    return ("The live session talks to the real ngrok API: %s. See README.md, 'Testing against the real ngrok API'. "
+            "Nothing was sent" % "; ".join(problems))
+
+
+def _write_live_config(path: Path, env, key_file: Path | None) -> None:
+    """The live target's integration_config.yml: its settings, and the name of the file that holds the key."""
+    values = {"ngrok_live_api_key_file": str(key_file) if key_file else ""}
+    values.update({key: env.get(name, "") for name, key in LIVE_CONFIG_KEYS.items()})
+    lines = ["---", "# Written by noxfile.py for the live_ngrok_api target (its runme.sh reads it)."]
+    lines += ["%s: %s" % (key, json.dumps(value)) for key, value in values.items()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _write_key_file(directory: Path, key: str) -> Path:
+    """A file that only its owner can read, holding ``key``."""
+    path = directory / "api-key"
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        stream.write(key)
+    return path
+
+
+#: The key file of the `live` run under way: its wrapper writes it (and removes it, whatever happens), and
+#: _before_live() names it in the integration_config.yml of the collection copy that ansible-test runs in.
+_LIVE_KEY_FILE: list[Path] = []
+
+
+def _before_live() -> None:
+    _write_pip_bootstrap_stand_in("live")
+    # In the collection copy's root (callbacks run there); ansible-test copies the file next to the targets.
+    _write_live_config(Path.cwd() / "tests" / "integration" / "integration_config.yml", os.environ, _LIVE_KEY_FILE[0])
+
+
+def _add_live_session() -> None:
+    antsibull_nox.add_ansible_test_session(
+        name="live",
+        description=("The live test against the REAL ngrok API, not run by default (README.md: 'Testing against the "
+                     "real ngrok API'): ansible-test integration %s with ansible-core %s. Needs NGROK_API_KEY and "
+                     "NGROK_LIVE_METADATA or NGROK_LIVE_TUNNEL_SESSION_ID (a disposable agent); read-only unless "
+                     "NGROK_LIVE_ALLOW_RESTART=yes." % (LIVE_TARGET, LIVE_CORE)),
+        ansible_test_params=["integration", "--requirements", "--venv", "--python", LIVE_PYTHON, "-v",
+                             "--allow-disabled", LIVE_TARGET],
+        add_posargs=False,
+        default=False,
+        ansible_core_version=LIVE_CORE,
+        ansible_core_source="pypi",
+        handle_coverage="never",
+        callback_before=_before_live,
+        callback_after=_remove_test_output_tmp,
+    )
+    registered = nox.registry.get()["live"]
+    registered.python = LIVE_PYTHON
+    run_ansible_test = registered.func
+
+    def live(session: nox.Session) -> None:
+        # Before anything is installed or sent.
+        problem = _live_problem(os.environ)
+        if problem:
+            session.error(problem)
+        key_dir = Path(tempfile.mkdtemp(prefix="ngrok-live-"))
+        try:
+            _LIVE_KEY_FILE[:] = [_write_key_file(key_dir, os.environ["NGROK_API_KEY"])]
+            run_ansible_test(session)
+        finally:
+            _LIVE_KEY_FILE.clear()
+            shutil.rmtree(key_dir, ignore_errors=True)
+
+    registered.func = live
+
+
+_add_live_session()
+
+#: The agents of the emulator in the dry run (host-001 to host-005; no endpoints).
+LIVE_DRY_RUN_AGENTS = 5
+
+
+def _live_read_only_requests(agents: int, endpoints: int, with_metadata: bool) -> int:
+    """What the live target's read-only run costs (README.md: "Testing against the real ngrok API"), retries aside:
+    7 + 2 when the agent has metadata + min(agents, 3) + one per 100 agents + one per 100 endpoints (an empty list is
+    one request too). With fewer than 3 agents, ngrok may cost one more (a next_page_uri to an empty last page)."""
+    def pages(count: int) -> int:
+        return max(1, math.ceil(count / 100))
+    return 7 + (2 if with_metadata else 0) + min(agents, 3) + pages(agents) + pages(endpoints)
+
+
+def _emulator_call(url: str, path: str, method: str = "GET", body=None):
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    headers = {"Content-Type": "application/json"} if data is not None else {}
+    with urllib.request.urlopen(urllib.request.Request(url + path, data=data, method=method, headers=headers),
+                                timeout=10) as response:
+        raw = response.read()
+    return json.loads(raw) if raw else None
+
+
+@nox.session(python="3.11", default=True, name="live-target-dry-run")
+def live_target_dry_run(session: nox.Session) -> None:
+    """The live test's target against the local emulator instead of ngrok, run the way `live` runs it (runme.sh, with
+    its settings in integration_config.yml): no agent named or no key, it fails before sending any request; read-only,
+    it passes with exactly the requests README.md states; with NGROK_LIVE_ALLOW_RESTART=yes it passes with one
+    restart POST."""
+    session.install(CORE_FOR_TOOLS, "requests")
+    # Nothing of the caller's environment: not their key, not their API URL, not their agent.
+    env = {name: "" for name in ("NGROK_API_KEY", *LIVE_CONFIG_KEYS)}
+    env["ANSIBLE_COLLECTIONS_PATH"] = _install_built_collection(session)
+    work = Path(session.create_tmp()).resolve() / "live-dry-run"
+    shutil.rmtree(work, ignore_errors=True)
+    integration = work / "tests" / "integration"  # laid out as ansible-test lays out its temporary copy
+    target = integration / "targets" / LIVE_TARGET
+    shutil.copytree(ROOT / "tests" / "integration" / "targets" / LIVE_TARGET, target)
+    # The run's canary key when scripts/test set one: scripts/test fails the session if it shows up in the output.
+    key_file = _write_key_file(work, os.environ.get(CANARY_ENV) or "ngrok-dry-run-" + secrets.token_hex(16))
+    started = session.run("python", str(ROOT / "tests" / "emulator" / "ngrok_emulator.py"), "--background",
+                          "--port", "0", "--port-file", str(work / "emulator.json"),
+                          "--log-file", str(work / "emulator.log"), "--api-key-file", str(key_file),
+                          "--agents", str(LIVE_DRY_RUN_AGENTS), "--reconnect-delay", "0.5",
+                          "--idle-timeout", "120", "--max-lifetime", "600", silent=True)
+    url = json.loads((started or "").strip().splitlines()[-1])["url"]
+
+    def run_target(title: str, settings: dict, with_key: bool = True, expect_failure: str = "") -> list:
+        """Run the target as ansible-test would; return the API requests the emulator received."""
+        _write_live_config(integration / "integration_config.yml", {"NGROK_API_URL": url, **settings},
+                           key_file if with_key else None)
+        _emulator_call(url, "/_emulator/requests", "DELETE")
+        session.log("dry run, %s: %s" % (title, settings or "no NGROK_LIVE_* settings"))
+        with session.chdir(target):
+            output = session.run("./runme.sh", "-v", env=env, external=True, silent=True,
+                                 success_codes=[1] if expect_failure else [0]) or ""
+        print(output, flush=True)
+        if expect_failure and expect_failure not in output:
+            session.error("dry run, %s: it failed, but without saying %r" % (title, expect_failure))
+        return _emulator_call(url, "/_emulator/requests")["requests"]
+
+    try:
+        read_only = _live_read_only_requests(LIVE_DRY_RUN_AGENTS, 0, with_metadata=True)
+        for title, settings, with_key, message in (
+                ("no agent named", {}, True, "no agent named"),
+                ("no API key", {"NGROK_LIVE_METADATA": "host-003"}, False, "no API key")):
+            sent = run_target(title, settings, with_key, expect_failure=message)
+            if sent:
+                session.error("dry run, %s: it sent %d request(s) before failing, expected none" % (title, len(sent)))
+
+        sent = run_target("read-only", {"NGROK_LIVE_METADATA": "host-003"})
+        posts = [entry for entry in sent if entry["method"] != "GET"]
+        if posts or len(sent) != read_only:
+            session.error("dry run, read-only: %d requests (%d not GET), README.md says %d (all GET)"
+                          % (len(sent), len(posts), read_only))
+
+        agents = _emulator_call(url, "/_emulator/sessions")["agents"]
+        old_id = next(agent["session_id"] for agent in agents if agent.get("metadata") == "host-003")
+        sent = run_target("restart", {"NGROK_LIVE_TUNNEL_SESSION_ID": old_id, "NGROK_LIVE_ALLOW_RESTART": "yes"})
+        posts = [entry for entry in sent if entry["method"] != "GET"]
+        polls = [entry for entry in sent if "obj.id != " in (entry["query"].get("filter") or [""])[0]]
+        expected = read_only + 4 + len(polls)
+        if [(entry["method"], entry["path"]) for entry in posts] != [("POST", "/tunnel_sessions/%s/restart" % old_id)]:
+            session.error("dry run, restart: expected exactly one POST /tunnel_sessions/%s/restart, got %s"
+                          % (old_id, [(entry["method"], entry["path"]) for entry in posts]))
+        if not polls or len(sent) != expected:
+            session.error("dry run, restart: %d requests with %d poll(s), README.md says %d + 4 + polls = %d"
+                          % (len(sent), len(polls), read_only, expected))
+        agents = _emulator_call(url, "/_emulator/sessions")["agents"]
+        history = next(agent["history"] for agent in agents if agent.get("metadata") == "host-003")
+        if len(history) != 2 or history[0] != old_id:
+            session.error("dry run, restart: host-003's sessions are %s, expected %s and one new" % (history, old_id))
+        session.log("dry run: without an agent or a key it failed before any request; read-only it sent %d requests "
+                    "(README.md: %d); with the restart %d, one of them the restart POST (%d wait poll(s))"
+                    % (read_only, read_only, len(sent), len(polls)))
+    finally:
+        try:
+            _emulator_call(url, "/_emulator/shutdown", "POST", {})
+        except OSError:
+            pass  # it ends by itself (--idle-timeout, --max-lifetime)
 
 
 #: The changelog tools, pinned, that scripts/release uses too (antsibull-changelog, and ansible-core for its ansible-doc).
