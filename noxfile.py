@@ -16,6 +16,7 @@ ansible-core, neither of which is available on our CI machines.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -25,7 +26,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import nox
@@ -341,16 +344,37 @@ def _write_live_config(path: Path, env, key_file: Path | None) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _write_key_file(directory: Path, key: str) -> Path:
-    """A file that only its owner can read, holding ``key``."""
-    path = directory / "api-key"
-    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(key)
-    return path
+@contextlib.contextmanager
+def _key_pipe(directory: Path, key: str) -> Iterator[Path]:
+    """A named pipe, only its owner can open it, that hands ``key`` to the first process that reads it.
+
+    The key goes through the kernel from this process to the target's runme.sh: it is never written to disk. The pipe
+    is removed on leaving; if nothing read it, the thread that feeds it is released first.
+    """
+    path = directory / ("api-key-%s" % secrets.token_hex(4))
+    os.mkfifo(path, 0o600)
+
+    def feed() -> None:
+        try:
+            with open(path, "w", encoding="utf-8") as pipe:  # waits until a reader opens the pipe
+                pipe.write(key)
+        except OSError:
+            pass  # the reader went away (released below)
+
+    feeder = threading.Thread(target=feed, name="ngrok-key-pipe", daemon=True)
+    feeder.start()
+    try:
+        yield path
+    finally:
+        if feeder.is_alive():
+            # Nothing read the key: open the pipe here so that the feeder's open returns, and drop what it writes.
+            unread = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            feeder.join(10)
+            os.close(unread)
+        path.unlink()
 
 
-#: The key file of the `live` run under way: its wrapper writes it (and removes it, whatever happens), and
+#: The key pipe of the `live` run under way: its wrapper makes it (and removes it, whatever happens), and
 #: _before_live() names it in the integration_config.yml of the collection copy that ansible-test runs in.
 _LIVE_KEY_FILE: list[Path] = []
 
@@ -387,10 +411,11 @@ def _add_live_session() -> None:
         problem = _live_problem(os.environ)
         if problem:
             session.error(problem)
-        key_dir = Path(tempfile.mkdtemp(prefix="ngrok-live-"))
+        key_dir = Path(tempfile.mkdtemp(prefix="ngrok-live-"))  # only its owner can enter it
         try:
-            _LIVE_KEY_FILE[:] = [_write_key_file(key_dir, os.environ["NGROK_API_KEY"])]
-            run_ansible_test(session)
+            with _key_pipe(key_dir, os.environ["NGROK_API_KEY"]) as pipe:
+                _LIVE_KEY_FILE[:] = [pipe]
+                run_ansible_test(session)
         finally:
             _LIVE_KEY_FILE.clear()
             shutil.rmtree(key_dir, ignore_errors=True)
@@ -438,7 +463,10 @@ def live_target_dry_run(session: nox.Session) -> None:
     target = integration / "targets" / LIVE_TARGET
     shutil.copytree(ROOT / "tests" / "integration" / "targets" / LIVE_TARGET, target)
     # The run's canary key when scripts/test set one: scripts/test fails the session if it shows up in the output.
-    key_file = _write_key_file(work, os.environ.get(CANARY_ENV) or "ngrok-dry-run-" + secrets.token_hex(16))
+    # The emulator reads it from a file (a test key); the target gets it through a pipe, as in the live session.
+    key = os.environ.get(CANARY_ENV) or "ngrok-dry-run-" + secrets.token_hex(16)
+    key_file = work / "emulator-api-key"
+    key_file.write_text(key, encoding="utf-8")
     started = session.run("python", str(ROOT / "tests" / "emulator" / "ngrok_emulator.py"), "--background",
                           "--port", "0", "--port-file", str(work / "emulator.json"),
                           "--log-file", str(work / "emulator.log"), "--api-key-file", str(key_file),
@@ -448,11 +476,11 @@ def live_target_dry_run(session: nox.Session) -> None:
 
     def run_target(title: str, settings: dict, with_key: bool = True, expect_failure: str = "") -> list:
         """Run the target as ansible-test would; return the API requests the emulator received."""
-        _write_live_config(integration / "integration_config.yml", {"NGROK_API_URL": url, **settings},
-                           key_file if with_key else None)
         _emulator_call(url, "/_emulator/requests", "DELETE")
         session.log("dry run, %s: %s" % (title, settings or "no NGROK_LIVE_* settings"))
-        with session.chdir(target):
+        with _key_pipe(work, key) as pipe, session.chdir(target):
+            _write_live_config(integration / "integration_config.yml", {"NGROK_API_URL": url, **settings},
+                               pipe if with_key else None)
             output = session.run("./runme.sh", "-v", env=env, external=True, silent=True,
                                  success_codes=[1] if expect_failure else [0]) or ""
         print(output, flush=True)

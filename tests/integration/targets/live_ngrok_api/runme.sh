@@ -9,7 +9,7 @@
 # Settings, each from the environment or else from the integration_config.yml that ansible-test copies next to the
 # targets (../../integration_config.yml; ansible-test passes no environment variables to a target, so
 # `scripts/test live` writes them there):
-#   NGROK_API_KEY                 ngrok_live_api_key_file: a file that holds the key (never the key itself)
+#   NGROK_API_KEY                 ngrok_live_api_key_file: a named pipe (or a file) that gives the key; never the key
 #   NGROK_API_URL                 ngrok_live_api_url (unset or empty: the real API, https://api.ngrok.com)
 #   NGROK_LIVE_METADATA           ngrok_live_metadata: the metadata of the disposable agent
 #   NGROK_LIVE_TUNNEL_SESSION_ID  ngrok_live_tunnel_session_id: or its tunnel session ID (at least one of the two)
