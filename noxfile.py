@@ -210,12 +210,15 @@ CORE_FOR_TOOLS = "ansible-core>=2.19,<2.20"
 
 @nox.session(python="3.11", default=True)
 def fleet(session: nox.Session) -> None:
-    """300 hosts, 20 forks, restart with wait under ngrok's rate (2 requests/s, here 10 per 5 s) that counts rejected
-    requests too (as strict as ngrok may be), the modules pacing to it: every agent restarted exactly once and back,
-    at most 1.2 requests per agent (benchmarks/fleet.py)."""
+    """300 hosts, 20 forks, restart with wait, the modules pacing to the limit, which counts rejected requests too
+    (as strict as ngrok may be): every agent restarted exactly once and back, at most 1.2 requests per agent, at most
+    5% rejected (benchmarks/fleet.py). Twice: under ngrok's own limit (120 requests per rolling 60 s), whose wall
+    time against the floor is the figure of the README; then at the same rate in windows of 5 s (10 requests), which
+    allow no burst and test the pacing's spacing hardest."""
     session.install(CORE_FOR_TOOLS, "requests")
-    session.run("python", "benchmarks/fleet.py", "--hosts", "300", "--forks", "20", "--wait",
-                "--rate-limit", "10", "--rate-window", "5", "--rate-count-rejected")
+    for limit, window in (("120", "60"), ("10", "5")):
+        session.run("python", "benchmarks/fleet.py", "--hosts", "300", "--forks", "20", "--wait",
+                    "--rate-limit", limit, "--rate-window", window, "--rate-count-rejected")
 
 
 def _install_built_collection(session: nox.Session) -> str:
