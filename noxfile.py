@@ -212,7 +212,7 @@ CORE_FOR_TOOLS = "ansible-core>=2.19,<2.20"
 def fleet(session: nox.Session) -> None:
     """300 hosts, 20 forks, restart with wait, the modules pacing to the limit, which counts rejected requests too
     (as strict as ngrok may be): every agent restarted exactly once and back, at most 1.2 requests per agent, at most
-    5% rejected (benchmarks/fleet.py). Twice: under ngrok's own limit (120 requests per rolling 60 s), whose wall
+    1% rejected (benchmarks/fleet.py). Twice: under ngrok's own limit (120 requests per rolling 60 s), whose wall
     time against the floor is the figure of the README; then at the same rate in windows of 5 s (10 requests), which
     allow no burst and test the pacing's spacing hardest."""
     session.install(CORE_FOR_TOOLS, "requests")
