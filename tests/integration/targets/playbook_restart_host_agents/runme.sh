@@ -116,6 +116,9 @@ lane_b() {
     # ngrok_target is required, and must match a host
     run b no_target community.ngrok.restart_host_agents -i inventory.ini
     run b no_match community.ngrok.restart_host_agents -i inventory.ini -e ngrok_target=no-such-group
+    # the same under --limit (as an AWX job's limit), which would skip a play on localhost and its checks
+    run b no_target_limit community.ngrok.restart_host_agents -i inventory.ini --limit web-01
+    run b no_match_limit community.ngrok.restart_host_agents -i inventory.ini -e ngrok_target=db --limit web-01
 
     # hosts whose metadata is refused, or shared, or refers to an undefined variable: nothing is sent for them
     run b bad_hosts community.ngrok.restart_host_agents -i inventory_bad.yml -e ngrok_target=all
